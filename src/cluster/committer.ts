@@ -1,0 +1,40 @@
+// A Committer carries an Op to the store (and later, in cluster mode, to every node in one order) and resolves with
+// the result of applying it here. The filesystem acknowledges a change only after that result is known.
+import { E } from '../errors.js';
+import { apply } from '../ops/apply.js';
+import type { ApplyResult, Op } from '../ops/op.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../log.js';
+
+export interface Committer {
+  /** Node id written into each row's `writer` (0 in local mode). */
+  readonly nodeId: number;
+  /** False without quorum: the filesystem turns read-only. */
+  quorate(): boolean;
+  /** Applies the op (synchronously when it can: local mode) and returns the result. */
+  commit(op: Op): ApplyResult | Promise<ApplyResult>;
+}
+
+/** Local mode: no corosync, always writable; the op is applied in one SQLite transaction right away. */
+export class LocalCommitter implements Committer {
+  readonly nodeId = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  quorate(): boolean {
+    return true;
+  }
+
+  commit(op: Op): ApplyResult {
+    try {
+      return apply(this.store, op, this.nodeId);
+    } catch (err) {
+      // SQLite failed: the transaction rolled back and RAM was not touched, so the tree is still sound
+      this.log.error({ err, op: op.kind }, 'commit failed');
+      return { errno: E.EIO };
+    }
+  }
+}

@@ -1,0 +1,511 @@
+// The filesystem as the kernel sees it: FUSE operations mapped to reads of the store and to Ops handed to the
+// Committer. Modes, ownership, the symlinks and generated files of the root, locks and write buffering live here;
+// the rules about what a change may do live in ops/apply.
+import { constants as C } from 'node:fs';
+import type { Committer } from '../cluster/committer.js';
+import { E, FsError, fail } from '../errors.js';
+import type {
+  Attr, Caller, CreateReply, DirListing, Entry, FsOps, Invalidation, OpenReply, Result, SetAttr, StatFs,
+} from '../fuse/backend.js';
+import type { Logger } from '../log.js';
+import { isFuseHidden, nameErrno } from '../ops/apply.js';
+import type { ApplyResult, Op } from '../ops/op.js';
+import type { CommitInfo, Store } from '../store/store.js';
+import { joinPath, ROOT_INODE, type Node } from '../store/tree.js';
+import type { Status } from '../status/status.js';
+import { HandleTable, type Handle } from './handles.js';
+import { LockTable } from './locks.js';
+
+export const WWW_DATA_GID = 33;
+/** FUSE inode numbers: store inode + 1 (the kernel's root is 1, the store's is 0). Virtual entries sit far above. */
+const toIno = (inode: number): number => inode + 1;
+const toInode = (ino: number): number => ino - 1;
+const VIRTUAL_BASE = 2 ** 40;
+
+const S_IFDIR = C.S_IFDIR;
+const S_IFREG = C.S_IFREG;
+const S_IFLNK = C.S_IFLNK;
+const O_ACCMODE = 3;
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
+
+/** Cache lifetimes handed to the kernel; every change the kernel did not make itself is invalidated explicitly. */
+const ENTRY_TIMEOUT = 1;
+const ATTR_TIMEOUT = 1;
+
+interface Virtual {
+  ino: number;
+  name: string;
+  kind: 'symlink' | 'generated';
+  /** symlink target, relative to the root */
+  target?: () => string;
+  /** generated content */
+  content?: () => Buffer;
+  writable?: boolean;
+}
+
+export interface FilesystemOptions {
+  store: Store;
+  committer: Committer;
+  status: Status;
+  log: Logger;
+  lockExpiryMs: number;
+  /** called when `.debug` switches debug logging */
+  setDebug?: (on: boolean) => void;
+}
+
+const now = (): number => Math.floor(Date.now() / 1000);
+const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v, null, 1) + '\n');
+
+export class Filesystem implements FsOps {
+  private readonly store: Store;
+  private readonly committer: Committer;
+  private readonly status: Status;
+  private readonly log: Logger;
+  private readonly handles = new HandleTable();
+  readonly locks: LockTable;
+  private readonly virtuals = new Map<string, Virtual>();
+  private readonly virtualByIno = new Map<number, Virtual>();
+  private invalidate: ((inv: Invalidation) => void) | null = null;
+  /** > 0 while an op this kernel asked for is being applied: the kernel already knows what it changes */
+  private ownCommits = 0;
+
+  constructor(private readonly opts: FilesystemOptions) {
+    this.store = opts.store;
+    this.committer = opts.committer;
+    this.status = opts.status;
+    this.log = opts.log;
+    this.locks = new LockTable(this.store.tree, opts.lockExpiryMs);
+    const node = opts.status.nodename;
+    const links: [string, string][] = [
+      ['local', `nodes/${node}`],
+      ['qemu-server', `nodes/${node}/qemu-server`],
+      ['lxc', `nodes/${node}/lxc`],
+      ['openvz', `nodes/${node}/openvz`],
+    ];
+    for (const [name, target] of links) this.addVirtual({ name, kind: 'symlink', target: () => target });
+    const gen = (name: string, content: () => Buffer, writable = false) =>
+      this.addVirtual({ name, kind: 'generated', content, writable });
+    gen('.version', () => json(this.status.version()));
+    gen('.members', () => json(this.status.members()));
+    gen('.vmlist', () => json(this.status.vmlist()));
+    gen('.clusterlog', () => json({ data: this.status.clusterlog.newest(50) }));
+    gen('.rrd', () => Buffer.alloc(0));
+    gen('.debug', () => Buffer.from(this.status.debug ? '1\n' : '0\n'), true);
+    this.store.onCommit((info) => this.afterCommit(info));
+  }
+
+  private addVirtual(v: Omit<Virtual, 'ino'>): void {
+    const full = { ...v, ino: VIRTUAL_BASE + this.virtuals.size };
+    this.virtuals.set(v.name, full);
+    this.virtualByIno.set(full.ino, full);
+  }
+
+  /** Creates the node's own directories and the lock directory at first start. */
+  ensureLayout(): void {
+    const node = this.status.nodename;
+    for (const path of ['nodes', `nodes/${node}`, `nodes/${node}/qemu-server`, `nodes/${node}/lxc`, `nodes/${node}/priv`, 'priv', 'priv/lock']) {
+      if (!this.store.tree.resolve(path)) {
+        const r = this.committer.commit({ kind: 'mkdir', path, mtime: now() });
+        if (r instanceof Promise) throw new Error('ensureLayout needs a synchronous committer');
+        if (r.errno && r.errno !== E.EEXIST) throw new FsError(r.errno, `cannot create /${path}`);
+      }
+    }
+  }
+
+  onInvalidate(cb: ((inv: Invalidation) => void) | null): void {
+    this.invalidate = cb;
+  }
+
+  // ---- attributes ----
+
+  private isPrivate(node: Node): boolean {
+    const tree = this.store.tree;
+    // walk up to the top: priv/... or nodes/<n>/priv/...
+    const chain: Node[] = [];
+    for (let n: Node | undefined = node; n && n.inode !== ROOT_INODE; n = tree.get(n.parent)) chain.push(n);
+    chain.reverse();
+    if (chain[0]?.name === 'priv') return true;
+    return chain[0]?.name === 'nodes' && chain[2]?.name === 'priv';
+  }
+
+  private attrOf(node: Node): Attr {
+    const priv = this.isPrivate(node);
+    const ro = this.committer.quorate() ? 0 : 0o222;
+    let mode: number;
+    let size: number;
+    if (node.children) {
+      mode = S_IFDIR | ((priv ? 0o700 : 0o755) & ~ro);
+      size = 0;
+    } else {
+      mode = S_IFREG | ((priv ? 0o600 : 0o640) & ~ro);
+      size = this.handles.dirtyFor(node.inode)?.len ?? node.data!.length;
+    }
+    const t = node.inode === ROOT_INODE ? this.status.starttime : node.mtime;
+    return { ino: toIno(node.inode), mode, nlink: node.children ? 2 : 1, uid: 0, gid: WWW_DATA_GID, size, mtime: t, atime: t, ctime: t };
+  }
+
+  private virtualAttr(v: Virtual): Attr {
+    const ro = this.committer.quorate() ? 0 : 0o222;
+    const t = this.status.starttime;
+    if (v.kind === 'symlink') {
+      return { ino: v.ino, mode: S_IFLNK | (0o755 & ~ro), nlink: 1, uid: 0, gid: WWW_DATA_GID, size: v.target!().length, mtime: t, atime: t, ctime: t };
+    }
+    const mode = S_IFREG | (v.writable ? 0o640 & ~ro : 0o440);
+    return { ino: v.ino, mode, nlink: 1, uid: 0, gid: WWW_DATA_GID, size: v.content!().length, mtime: now(), atime: t, ctime: t };
+  }
+
+  private entry(attr: Attr, generated = false): Entry {
+    return { attr, entryTimeout: ENTRY_TIMEOUT, attrTimeout: generated ? 0 : ATTR_TIMEOUT };
+  }
+
+  private node(ino: number): Node {
+    const n = this.store.tree.get(toInode(ino));
+    if (!n) fail(E.ENOENT);
+    return n;
+  }
+
+  private dir(ino: number): Node {
+    const n = this.node(ino);
+    if (!n.children) fail(E.ENOTDIR);
+    return n;
+  }
+
+  private pathIn(dir: Node, name: string): string {
+    return joinPath(this.store.tree.pathOf(dir), name);
+  }
+
+  // ---- committing ----
+
+  /** Sends an op through the committer; resolves (synchronously in local mode) with the result or an FsError. */
+  private commit<T>(op: Op, then: (r: ApplyResult) => T): Result<T> {
+    if (!this.committer.quorate()) fail(E.EACCES, 'no quorum');
+    this.ownCommits++;
+    let r: ApplyResult | Promise<ApplyResult>;
+    try {
+      r = this.committer.commit(op);
+    } finally {
+      this.ownCommits--;
+    }
+    const done = (res: ApplyResult): T => {
+      if (res.errno) throw new FsError(res.errno);
+      return then(res);
+    };
+    return r instanceof Promise ? r.then(done) : done(r);
+  }
+
+  private afterCommit(info: CommitInfo): void {
+    const tree = this.store.tree;
+    for (const c of info.changes) {
+      if (c.put?.type === 4) {
+        const n = tree.get(c.put.inode);
+        if (n && this.locks.isLock(n)) this.locks.touch(n.inode);
+      }
+      if (c.del !== undefined) this.locks.forget(c.del);
+    }
+    // Changes the kernel did not ask for (replicated ones) must be invalidated in its caches.
+    if (this.ownCommits === 0 && this.invalidate) {
+      for (const c of info.changes) {
+        const row = c.put;
+        if (row) {
+          this.invalidate({ kind: 'inode', ino: toIno(row.inode) });
+          this.invalidate({ kind: 'entry', parent: toIno(row.parent), name: row.name });
+        }
+      }
+    }
+  }
+
+  /** Invalidate what an op of ours changed behind the kernel's back (e.g. a lock released by utime). */
+  private forgetEntry(parentIno: number, name: string): void {
+    this.invalidate?.({ kind: 'entry', parent: parentIno, name });
+  }
+
+  // ---- FsOps ----
+
+  lookup(parent: number, name: string, _caller: Caller): Result<Entry> {
+    if (parent === toIno(ROOT_INODE)) {
+      const v = this.virtuals.get(name);
+      if (v) return this.entry(this.virtualAttr(v), v.kind === 'generated');
+    }
+    const child = this.dir(parent).children!.get(name);
+    if (!child) fail(E.ENOENT);
+    return this.entry(this.attrOf(child));
+  }
+
+  getattr(ino: number, _caller: Caller): Result<Attr> {
+    const v = this.virtualByIno.get(ino);
+    if (v) return this.virtualAttr(v);
+    return this.attrOf(this.node(ino));
+  }
+
+  setattr(ino: number, ch: SetAttr, fh: number | undefined, _caller: Caller): Result<Attr> {
+    const v = this.virtualByIno.get(ino);
+    const node = v ? null : this.node(ino);
+    const current = v ? this.virtualAttr(v) : this.attrOf(node!);
+    // chmod only to the mode it has, chown only to root:www-data (the original's rules)
+    if (ch.mode !== undefined && (ch.mode & 0o7777) !== (current.mode & 0o7777)) fail(E.EPERM);
+    if (ch.uid !== undefined && ch.uid !== 0 && ch.uid !== 0xffffffff && ch.uid !== -1) fail(E.EPERM);
+    if (ch.gid !== undefined && ch.gid !== WWW_DATA_GID && ch.gid !== 0xffffffff && ch.gid !== -1) fail(E.EPERM);
+    if (v) {
+      if (ch.size !== undefined && v.writable) return current; // `echo 1 > .debug` truncates first
+      if (ch.size !== undefined || ch.mtime !== undefined) fail(E.EACCES);
+      return current;
+    }
+    const n = node!;
+    if (ch.size !== undefined) {
+      if (n.children) fail(E.EISDIR);
+      if (ch.size > this.store.limits.maxFileSize) fail(E.EFBIG);
+      const h = fh !== undefined ? this.handles.get(fh) : undefined;
+      if (h && h.node === n && h.writable) {
+        // ftruncate is part of the handle's one change
+        if (!this.committer.quorate()) fail(E.EACCES);
+        this.handles.begin(h, n.data!);
+        this.handles.truncate(h, ch.size);
+      } else if (ch.size !== n.data!.length) {
+        const data = Buffer.alloc(ch.size);
+        n.data!.copy(data, 0, 0, Math.min(ch.size, n.data!.length));
+        const r = this.commit({ kind: 'write', path: this.store.tree.pathOf(n), data, mtime: now() }, () => undefined);
+        if (r instanceof Promise) return r.then(() => this.finishSetattr(n, ch));
+      }
+    }
+    return this.finishSetattr(n, ch);
+  }
+
+  private finishSetattr(n: Node, ch: SetAttr): Result<Attr> {
+    if (ch.mtime === undefined) return this.attrOf(n);
+    const mtime = ch.mtime === 'now' ? now() : Math.floor(ch.mtime);
+    const path = this.store.tree.pathOf(n);
+    if (this.locks.isLock(n)) {
+      if (mtime === 0) {
+        // a request to release the lock: granted only once it expired
+        if (!this.locks.expired(n)) fail(E.EACCES);
+        const parent = toIno(n.parent);
+        return this.commit({ kind: 'unlock', path, mtime: now() }, () => {
+          this.forgetEntry(parent, n.name);
+          return this.attrOf(n);
+        });
+      }
+    }
+    return this.commit({ kind: 'mtime', path, mtime }, () => this.attrOf(n));
+  }
+
+  readlink(ino: number, _caller: Caller): Result<string> {
+    const v = this.virtualByIno.get(ino);
+    if (!v || v.kind !== 'symlink') fail(E.EINVAL);
+    return v.target!();
+  }
+
+  /** Names at the root that belong to the symlinks and generated files. */
+  private virtualName(parent: number, name: string): Virtual | undefined {
+    return parent === toIno(ROOT_INODE) ? this.virtuals.get(name) : undefined;
+  }
+
+  private checkName(name: string): void {
+    const errno = nameErrno(this.store, name);
+    if (errno) fail(errno);
+  }
+
+  mknod(parent: number, name: string, mode: number, caller: Caller): Result<Entry> {
+    if ((mode & C.S_IFMT) !== S_IFREG) fail(E.ENOSYS);
+    return this.create(parent, name, mode, C.O_EXCL | C.O_WRONLY, caller);
+  }
+
+  mkdir(parent: number, name: string, _mode: number, _caller: Caller): Result<Entry> {
+    if (this.virtualName(parent, name)) fail(E.EEXIST);
+    const dir = this.dir(parent);
+    if (dir.children!.has(name)) fail(E.EEXIST);
+    this.checkName(name);
+    return this.commit({ kind: 'mkdir', path: this.pathIn(dir, name), mtime: now() }, (r) => this.entry(this.attrOf(this.store.tree.get(r.inode!)!)));
+  }
+
+  unlink(parent: number, name: string, _caller: Caller): Result<void> {
+    if (this.virtualName(parent, name)) fail(E.EACCES);
+    const dir = this.dir(parent);
+    return this.commit({ kind: 'unlink', path: this.pathIn(dir, name), mtime: now() }, () => undefined);
+  }
+
+  rmdir(parent: number, name: string, _caller: Caller): Result<void> {
+    if (this.virtualName(parent, name)) fail(E.EACCES);
+    const dir = this.dir(parent);
+    return this.commit({ kind: 'rmdir', path: this.pathIn(dir, name), mtime: now() }, () => undefined);
+  }
+
+  symlink(_target: string, _parent: number, _name: string, _caller: Caller): Result<Entry> {
+    fail(E.ENOSYS);
+  }
+
+  link(_ino: number, _newParent: number, _newName: string, _caller: Caller): Result<Entry> {
+    fail(E.EPERM);
+  }
+
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number, _caller: Caller): Result<void> {
+    if (flags & RENAME_EXCHANGE) fail(E.EINVAL);
+    if (this.virtualName(parent, name) || this.virtualName(newParent, newName)) fail(E.EACCES);
+    const from = this.pathIn(this.dir(parent), name);
+    const toDir = this.dir(newParent);
+    const src = this.store.tree.resolve(from);
+    if (!src) fail(E.ENOENT);
+    if (this.locks.isLock(src) || this.locks.isLockPath(joinPath(this.store.tree.pathOf(toDir), newName))) fail(E.EACCES);
+    if (flags & RENAME_NOREPLACE && toDir.children!.has(newName)) fail(E.EEXIST);
+    // libfuse without hard_remove hides an unlinked open file under .fuse_hidden*: such names are never stored
+    if (isFuseHidden(newName)) return this.commit({ kind: src.children ? 'rmdir' : 'unlink', path: from, mtime: now() }, () => undefined);
+    this.checkName(newName);
+    return this.commit({ kind: 'rename', from, to: this.pathIn(toDir, newName), mtime: now() }, () => undefined);
+  }
+
+  open(ino: number, flags: number, _caller: Caller): Result<OpenReply> {
+    const writable = (flags & O_ACCMODE) !== C.O_RDONLY;
+    const v = this.virtualByIno.get(ino);
+    if (v) {
+      if (v.kind !== 'generated') fail(E.ELOOP);
+      if (writable && !v.writable) fail(E.EACCES);
+      const h = this.handles.open({ node: null, generated: v.name, snapshot: v.content!(), writable, append: false });
+      return { fh: h.fh, directIo: true, keepCache: false };
+    }
+    const node = this.node(ino);
+    if (node.children) fail(E.EISDIR);
+    if (writable && !this.committer.quorate()) fail(E.EACCES);
+    const h = this.handles.open({ node, generated: null, snapshot: null, writable, append: (flags & C.O_APPEND) !== 0 });
+    if (writable && flags & C.O_TRUNC) {
+      // truncation at open is part of the handle's one change (atomic_o_trunc)
+      this.handles.begin(h, Buffer.alloc(0));
+    }
+    return { fh: h.fh, directIo: false, keepCache: true };
+  }
+
+  create(parent: number, name: string, _mode: number, flags: number, caller: Caller): Result<CreateReply> {
+    const v = this.virtualName(parent, name);
+    if (v) {
+      if (flags & C.O_EXCL) fail(E.EEXIST);
+      const open = this.open(v.ino, flags, caller) as OpenReply;
+      return { ...this.entry(this.virtualAttr(v), true), open };
+    }
+    const dir = this.dir(parent);
+    this.checkName(name);
+    const path = this.pathIn(dir, name);
+    return this.commit({ kind: 'create', path, mtime: now(), excl: (flags & C.O_EXCL) !== 0 }, (r) => {
+      const node = this.store.tree.get(r.inode!)!;
+      const open = this.open(toIno(node.inode), flags & ~C.O_TRUNC, caller) as OpenReply;
+      return { ...this.entry(this.attrOf(node)), open };
+    });
+  }
+
+  private handle(fh: number): Handle {
+    const h = this.handles.get(fh);
+    if (!h) fail(E.EBADF);
+    return h;
+  }
+
+  read(_ino: number, fh: number, size: number, offset: number, _caller: Caller): Result<Buffer> {
+    const h = this.handle(fh);
+    const [src, len] = h.buf ? [h.buf, h.len] : h.snapshot ? [h.snapshot, h.snapshot.length] : [h.node!.data!, h.node!.data!.length];
+    if (offset >= len) return Buffer.alloc(0);
+    // a copy: the stored Buffer may be replaced while the kernel still holds the reply
+    return Buffer.from(src.subarray(offset, Math.min(len, offset + size)));
+  }
+
+  write(_ino: number, fh: number, data: Buffer, offset: number, _caller: Caller): Result<number> {
+    const h = this.handle(fh);
+    if (!h.writable) fail(E.EBADF);
+    if (h.generated) {
+      this.handles.begin(h, Buffer.alloc(0));
+      this.handles.write(h, data, offset);
+      return data.length;
+    }
+    if (!this.committer.quorate()) fail(E.EACCES);
+    this.handles.begin(h, h.node!.data!);
+    const at = h.append ? h.len : offset;
+    if (at + data.length > this.store.limits.maxFileSize) {
+      // refuse now and at close; nothing of this handle's writes is committed
+      h.poisoned = E.EFBIG;
+      fail(E.EFBIG);
+    }
+    this.handles.write(h, data, at);
+    return data.length;
+  }
+
+  /** Commits the handle's pending writes as one change; the result is the close()/fsync() result. */
+  private commitHandle(h: Handle): Result<void> {
+    if (!h.buf && !h.poisoned) return;
+    if (h.poisoned) {
+      const errno = h.poisoned;
+      this.handles.clean(h);
+      fail(errno);
+    }
+    if (h.generated) {
+      const text = h.buf!.subarray(0, h.len).toString();
+      this.handles.clean(h);
+      if (text !== '0\n' && text !== '1\n' && text !== '0' && text !== '1') fail(E.EIO);
+      this.status.debug = text.startsWith('1');
+      this.opts.setDebug?.(this.status.debug);
+      return;
+    }
+    const node = h.node!;
+    if (!this.store.tree.get(node.inode)) {
+      // unlinked while open: its content goes nowhere, like a deleted file's on any filesystem
+      this.handles.clean(h);
+      return;
+    }
+    const data = this.handles.pending(h);
+    this.handles.clean(h);
+    return this.commit({ kind: 'write', path: this.store.tree.pathOf(node), data, mtime: now() }, () => undefined);
+  }
+
+  flush(_ino: number, fh: number, _caller: Caller): Result<void> {
+    return this.commitHandle(this.handle(fh));
+  }
+
+  fsync(_ino: number, fh: number, _datasync: boolean, _caller: Caller): Result<void> {
+    return this.commitHandle(this.handle(fh));
+  }
+
+  release(_ino: number, fh: number, _caller: Caller): Result<void> {
+    const h = this.handles.get(fh);
+    if (!h) return;
+    const finish = () => this.handles.close(fh);
+    try {
+      const r = this.commitHandle(h);
+      if (r instanceof Promise) return r.finally(finish);
+    } catch (e) {
+      finish();
+      throw e;
+    }
+    finish();
+  }
+
+  opendir(ino: number, _flags: number, _caller: Caller): Result<number> {
+    this.dir(ino);
+    return 0;
+  }
+
+  readdir(ino: number, _fh: number, _caller: Caller): Result<DirListing> {
+    const dir = this.dir(ino);
+    const entries = [
+      { name: '.', ino, mode: S_IFDIR },
+      { name: '..', ino: toIno(dir.parent), mode: S_IFDIR },
+    ];
+    if (dir.inode === ROOT_INODE) {
+      for (const v of this.virtuals.values()) entries.push({ name: v.name, ino: v.ino, mode: v.kind === 'symlink' ? S_IFLNK : S_IFREG });
+    }
+    for (const child of dir.children!.values()) {
+      if (dir.inode === ROOT_INODE && this.virtuals.has(child.name)) continue; // shadowed by a symlink or generated file
+      entries.push({ name: child.name, ino: toIno(child.inode), mode: child.children ? S_IFDIR : S_IFREG });
+    }
+    return { stamp: `${ino}:${dir.gen}`, entries };
+  }
+
+  releasedir(_ino: number, _fh: number, _caller: Caller): Result<void> {}
+
+  statfs(_ino: number, _caller: Caller): Result<StatFs> {
+    const { limits, tree } = this.store;
+    const bsize = 4096;
+    const blocks = Math.floor(limits.maxDataBytes / bsize);
+    const free = Math.max(0, Math.floor((limits.maxDataBytes - tree.dataBytes) / bsize));
+    const ffree = Math.max(0, limits.maxEntries - tree.count);
+    return { bsize, frsize: bsize, blocks, bfree: free, bavail: free, files: limits.maxEntries, ffree, favail: ffree, namemax: limits.maxNameLength };
+  }
+
+  getxattr(_ino: number, _name: string, _caller: Caller): Result<Buffer> {
+    fail(E.ENOTSUP);
+  }
+}

@@ -1,0 +1,92 @@
+// Open file handles. Writes through a handle are buffered here and committed as one change at flush, fsync or
+// release, so readers never see a half-written file and a file written in many small chunks costs one transaction.
+import type { Node } from '../store/tree.js';
+
+export interface Handle {
+  fh: number;
+  /** the stored entry (kept even after unlink: reads of an unlinked open file still work) */
+  node: Node | null;
+  /** generated file: the name, and its content snapshot taken at open */
+  generated: string | null;
+  snapshot: Buffer | null;
+  writable: boolean;
+  append: boolean;
+  /** pending content (valid bytes: `len`); null while nothing was written through this handle */
+  buf: Buffer | null;
+  len: number;
+  /** a write went past a limit: the next flush reports it and nothing is committed */
+  poisoned: number;
+}
+
+export class HandleTable {
+  private readonly handles = new Map<number, Handle>();
+  private next = 1;
+  /** inode -> number of handles holding pending writes (for getattr's size) */
+  private readonly dirtyByInode = new Map<number, Handle>();
+
+  open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned'>): Handle {
+    const h: Handle = { ...init, fh: this.next++, buf: null, len: 0, poisoned: 0 };
+    this.handles.set(h.fh, h);
+    return h;
+  }
+
+  get(fh: number): Handle | undefined {
+    return this.handles.get(fh);
+  }
+
+  close(fh: number): void {
+    const h = this.handles.get(fh);
+    if (h) this.clean(h);
+    this.handles.delete(fh);
+  }
+
+  /** The handle with pending writes for this store inode, if any (the writer's view of the size). */
+  dirtyFor(inode: number): Handle | undefined {
+    return this.dirtyByInode.get(inode);
+  }
+
+  /** Starts buffering from `initial` (the committed content). */
+  begin(h: Handle, initial: Buffer): void {
+    if (h.buf) return;
+    h.buf = Buffer.allocUnsafe(Math.max(4096, initial.length));
+    initial.copy(h.buf);
+    h.len = initial.length;
+    if (h.node) this.dirtyByInode.set(h.node.inode, h);
+  }
+
+  /** Writes into the pending content, zero-filling any gap. */
+  write(h: Handle, data: Buffer, offset: number): void {
+    const end = offset + data.length;
+    this.reserve(h, end);
+    if (offset > h.len) h.buf!.fill(0, h.len, offset);
+    data.copy(h.buf!, offset);
+    if (end > h.len) h.len = end;
+  }
+
+  truncate(h: Handle, size: number): void {
+    this.reserve(h, size);
+    if (size > h.len) h.buf!.fill(0, h.len, size);
+    h.len = size;
+  }
+
+  /** The pending content, copied into a Buffer of its own (the op may outlive the handle). */
+  pending(h: Handle): Buffer {
+    return Buffer.from(h.buf!.subarray(0, h.len));
+  }
+
+  /** Forget pending writes (after a commit, or after a refused one: the file stays as it was). */
+  clean(h: Handle): void {
+    h.buf = null;
+    h.len = 0;
+    h.poisoned = 0;
+    if (h.node && this.dirtyByInode.get(h.node.inode) === h) this.dirtyByInode.delete(h.node.inode);
+  }
+
+  private reserve(h: Handle, size: number): void {
+    const buf = h.buf!;
+    if (size <= buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(size, buf.length * 2));
+    buf.copy(grown, 0, 0, h.len);
+    h.buf = grown;
+  }
+}

@@ -1,0 +1,141 @@
+// The fallback backend: fuse-native (libfuse 2, high-level, path based, its own threads). Paths are resolved to
+// inodes through FsOps.lookup; handle-based calls use the handle, so an unlinked open file keeps working.
+import { createRequire } from 'node:module';
+import { E, FsError } from '../errors.js';
+import { ROOT_INO, type Backend, type Caller, type FsOps, type MountOptions, type Result } from './backend.js';
+
+const require = createRequire(import.meta.url);
+
+type Cb = (err: number, ...rest: unknown[]) => void;
+interface FuseInstance {
+  mount(cb: (err: Error | null) => void): void;
+  unmount(cb: (err: Error | null) => void): void;
+}
+type FuseCtor = new (mnt: string, ops: Record<string, unknown>, opts: Record<string, unknown>) => FuseInstance;
+
+/** fuse-native hands no caller identity to JS; the kernel already enforced permissions (default_permissions). */
+const NOBODY: Caller = { uid: 0, gid: 0, pid: 0 };
+
+function errnoOf(err: unknown): number {
+  if (err instanceof FsError) return -err.errno;
+  return -E.EIO;
+}
+
+/** Runs a handler that may answer now or later and calls back fuse-native style (negative errno). */
+function settle<T>(cb: Cb, run: () => Result<T>, ok: (v: T) => unknown[]): void {
+  let r: Result<T>;
+  try {
+    r = run();
+  } catch (err) {
+    cb(errnoOf(err));
+    return;
+  }
+  if (r instanceof Promise) r.then((v) => cb(0, ...ok(v)), (err) => cb(errnoOf(err)));
+  else cb(0, ...ok(r));
+}
+
+export class FuseNativeBackend implements Backend {
+  readonly name = 'fuse-native';
+  private fuse: FuseInstance | null = null;
+
+  async mount(fs: FsOps, opts: MountOptions): Promise<void> {
+    const Fuse = require('fuse-native') as FuseCtor;
+    const split = (path: string): [string, string] => {
+      const i = path.lastIndexOf('/');
+      return [path.slice(0, i) || '/', path.slice(i + 1)];
+    };
+    const sync = <T>(r: Result<T>): T => {
+      if (r instanceof Promise) throw new FsError(E.EIO, 'lookup must answer synchronously');
+      return r;
+    };
+    const ino = (path: string): number => {
+      let cur = ROOT_INO;
+      for (const part of path.split('/')) if (part) cur = sync(fs.lookup(cur, part, NOBODY)).attr.ino;
+      return cur;
+    };
+    const parentOf = (path: string): [number, string] => {
+      const [dir, name] = split(path);
+      return [ino(dir), name];
+    };
+    const stat = (a: { mode: number; uid: number; gid: number; size: number; nlink: number; ino: number; mtime: number; atime: number; ctime: number }) => ({
+      ...a,
+      mtime: a.mtime * 1000,
+      atime: a.atime * 1000,
+      ctime: a.ctime * 1000,
+      blksize: 4096,
+      blocks: Math.ceil(a.size / 512),
+    });
+
+    const ops: Record<string, unknown> = {
+      getattr: (path: string, cb: Cb) => settle(cb, () => fs.getattr(ino(path), NOBODY), (a) => [stat(a)]),
+      fgetattr: (path: string, _fd: number, cb: Cb) => settle(cb, () => fs.getattr(ino(path), NOBODY), (a) => [stat(a)]),
+      readlink: (path: string, cb: Cb) => settle(cb, () => fs.readlink(ino(path), NOBODY), (t) => [t]),
+      chmod: (path: string, mode: number, cb: Cb) => settle(cb, () => fs.setattr(ino(path), { mode }, undefined, NOBODY), () => []),
+      chown: (path: string, uid: number, gid: number, cb: Cb) =>
+        settle(cb, () => fs.setattr(ino(path), { uid: uid >>> 0, gid: gid >>> 0 }, undefined, NOBODY), () => []),
+      truncate: (path: string, size: number, cb: Cb) => settle(cb, () => fs.setattr(ino(path), { size }, undefined, NOBODY), () => []),
+      ftruncate: (path: string, fd: number, size: number, cb: Cb) =>
+        settle(cb, () => fs.setattr(ino(path), { size }, fd, NOBODY), () => []),
+      // fuse-native passes atime for both times (its own bug); utime(0,0) and touch set both alike
+      utimens: (path: string, atime: number, _mtime: number, cb: Cb) =>
+        settle(cb, () => fs.setattr(ino(path), { mtime: Math.floor(atime / 1000) }, undefined, NOBODY), () => []),
+      mknod: (path: string, mode: number, _dev: number, cb: Cb) =>
+        settle(cb, () => { const [p, n] = parentOf(path); return fs.mknod(p, n, mode, NOBODY); }, () => []),
+      mkdir: (path: string, mode: number, cb: Cb) =>
+        settle(cb, () => { const [p, n] = parentOf(path); return fs.mkdir(p, n, mode, NOBODY); }, () => []),
+      unlink: (path: string, cb: Cb) => settle(cb, () => { const [p, n] = parentOf(path); return fs.unlink(p, n, NOBODY); }, () => []),
+      rmdir: (path: string, cb: Cb) => settle(cb, () => { const [p, n] = parentOf(path); return fs.rmdir(p, n, NOBODY); }, () => []),
+      symlink: (target: string, path: string, cb: Cb) =>
+        settle(cb, () => { const [p, n] = parentOf(path); return fs.symlink(target, p, n, NOBODY); }, () => []),
+      link: (src: string, dest: string, cb: Cb) =>
+        settle(cb, () => { const [p, n] = parentOf(dest); return fs.link(ino(src), p, n, NOBODY); }, () => []),
+      rename: (src: string, dest: string, cb: Cb) =>
+        settle(cb, () => {
+          const [p, n] = parentOf(src);
+          const [np, nn] = parentOf(dest);
+          return fs.rename(p, n, np, nn, 0, NOBODY);
+        }, () => []),
+      open: (path: string, flags: number, cb: Cb) => settle(cb, () => fs.open(ino(path), flags, NOBODY), (o) => [o.fh]),
+      // fuse-native hides create's flags; the kernel already answered O_EXCL on an existing name
+      create: (path: string, mode: number, cb: Cb) =>
+        settle(cb, () => { const [p, n] = parentOf(path); return fs.create(p, n, mode, 0o1 /* O_WRONLY */, NOBODY); }, (c) => [c.open.fh]),
+      read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+        settle(cb, () => fs.read(0, fd, len, pos, NOBODY), (data) => {
+          data.copy(buf);
+          return [data.length];
+        }),
+      write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+        settle(cb, () => fs.write(0, fd, buf.subarray(0, len), pos, NOBODY), (n) => [n]),
+      flush: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.flush(0, fd, NOBODY), () => []),
+      fsync: (_path: string, datasync: number, fd: number, cb: Cb) => settle(cb, () => fs.fsync(0, fd, !!datasync, NOBODY), () => []),
+      release: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.release(0, fd, NOBODY), () => []),
+      opendir: (path: string, flags: number, cb: Cb) => settle(cb, () => fs.opendir(ino(path), flags, NOBODY), (fh) => [fh]),
+      readdir: (path: string, cb: Cb) => settle(cb, () => fs.readdir(ino(path), 0, NOBODY), (l) => [l.entries.map((e) => e.name)]),
+      releasedir: (path: string, fd: number, cb: Cb) => settle(cb, () => fs.releasedir(0, fd, NOBODY), () => []),
+      statfs: (path: string, cb: Cb) => settle(cb, () => fs.statfs(ROOT_INO, NOBODY), (s) => [s]),
+      getxattr: (_path: string, _name: string, _pos: number, cb: Cb) => cb(-E.ENOTSUP),
+      setxattr: (_path: string, _name: string, _value: Buffer, _pos: number, _flags: number, cb: Cb) => cb(-E.ENOTSUP),
+      listxattr: (_path: string, cb: Cb) => cb(-E.ENOTSUP),
+      removexattr: (_path: string, _name: string, cb: Cb) => cb(-E.ENOTSUP),
+    };
+
+    // fuse-native has no switches for these: libfuse 2 reads them from the option list that follows fsname.
+    const fsname = `${opts.fsname},hard_remove,big_writes,atomic_o_trunc`;
+    const fuse = new Fuse(opts.mountpoint, ops, {
+      fsname,
+      allowOther: opts.allowOther,
+      defaultPermissions: opts.allowOther,
+      debug: false,
+      timeout: false,
+    });
+    await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+    this.fuse = fuse;
+  }
+
+  async unmount(): Promise<void> {
+    const fuse = this.fuse;
+    this.fuse = null;
+    if (!fuse) return;
+    await new Promise<void>((resolve) => fuse.unmount(() => resolve()));
+  }
+}

@@ -1,0 +1,77 @@
+// Persistence in SQLite with the original's `tree` schema, so databases move both ways between the two daemons.
+import Database from 'better-sqlite3';
+import { DT_REG, ROOT_INODE, VERSION_ROW_NAME, type Row } from './tree.js';
+
+export interface RowChange {
+  /** insert or replace this row */
+  put?: Row;
+  /** delete the row with this inode */
+  del?: number;
+}
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS tree (
+  inode INTEGER PRIMARY KEY,
+  parent INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  writer INTEGER NOT NULL,
+  mtime INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  data BLOB)`;
+
+export class TreeDb {
+  private readonly db: Database.Database;
+  private readonly putStmt: Database.Statement;
+  private readonly delStmt: Database.Statement;
+  private readonly versionStmt: Database.Statement;
+  private readonly commitTx: (changes: RowChange[], version: number, writer: number, mtime: number) => void;
+
+  constructor(readonly file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, 0, 0, 0, ?, ?, NULL)`,
+      )
+      .run(ROOT_INODE, ROOT_INODE, DT_REG, VERSION_ROW_NAME);
+    this.putStmt = this.db.prepare(
+      `INSERT OR REPLACE INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.delStmt = this.db.prepare(`DELETE FROM tree WHERE inode = ?`);
+    this.versionStmt = this.db.prepare(`UPDATE tree SET version = ?, writer = ?, mtime = ? WHERE inode = ${ROOT_INODE}`);
+    this.commitTx = this.db.transaction((changes: RowChange[], version: number, writer: number, mtime: number) => {
+      for (const c of changes) {
+        if (c.del !== undefined) this.delStmt.run(c.del);
+        if (c.put) {
+          const r = c.put;
+          // the original stores an empty file as NULL data
+          const data = r.data && r.data.length > 0 ? r.data : null;
+          this.putStmt.run(r.inode, r.parent, r.version, r.writer, r.mtime, r.type, r.name, data);
+        }
+      }
+      this.versionStmt.run(version, writer, mtime);
+    });
+  }
+
+  /** Every row, the `__version__` row included. */
+  loadRows(): Row[] {
+    const rows = this.db.prepare(`SELECT inode, parent, version, writer, mtime, type, name, data FROM tree`).all() as Row[];
+    return rows;
+  }
+
+  /** One transaction: the changes and the new global version. Throws when SQLite fails; nothing is written then. */
+  commit(changes: RowChange[], version: number, writer: number, mtime: number): void {
+    this.commitTx(changes, version, writer, mtime);
+  }
+
+  close(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // a checkpoint is an optimisation; the WAL is replayed at the next open anyway
+    }
+    this.db.close();
+  }
+}
