@@ -21,6 +21,11 @@ function errnoOf(err: unknown): number {
   return -E.EIO;
 }
 
+/** read and write answer with the byte count in the errno's place. */
+function settleCount(cb: Cb, run: () => Result<number>): void {
+  settle((err, n) => cb(err === 0 ? (n as number) : err), run, (n) => [n]);
+}
+
 /** Runs a handler that may answer now or later and calls back fuse-native style (negative errno). */
 function settle<T>(cb: Cb, run: () => Result<T>, ok: (v: T) => unknown[]): void {
   let r: Result<T>;
@@ -100,12 +105,13 @@ export class FuseNativeBackend implements Backend {
       create: (path: string, mode: number, cb: Cb) =>
         settle(cb, () => { const [p, n] = parentOf(path); return fs.create(p, n, mode, 0o1 /* O_WRONLY */, NOBODY); }, (c) => [c.open.fh]),
       read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-        settle(cb, () => fs.read(0, fd, len, pos, NOBODY), (data) => {
-          data.copy(buf);
-          return [data.length];
+        settleCount(cb, () => {
+          const r = fs.read(0, fd, len, pos, NOBODY);
+          const copy = (data: Buffer) => data.copy(buf);
+          return r instanceof Promise ? r.then(copy) : copy(r);
         }),
       write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-        settle(cb, () => fs.write(0, fd, buf.subarray(0, len), pos, NOBODY), (n) => [n]),
+        settleCount(cb, () => fs.write(0, fd, buf.subarray(0, len), pos, NOBODY)),
       flush: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.flush(0, fd, NOBODY), () => []),
       fsync: (_path: string, datasync: number, fd: number, cb: Cb) => settle(cb, () => fs.fsync(0, fd, !!datasync, NOBODY), () => []),
       release: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.release(0, fd, NOBODY), () => []),

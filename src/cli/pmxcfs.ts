@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// pmxcfs: mounts the cluster configuration filesystem. Wiring only: flags, lock file, signals, detaching.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalCommitter } from '../cluster/committer.js';
+import { Filesystem } from '../fs/filesystem.js';
+import { createBackend, type BackendName } from '../fuse/index.js';
+import { createLogger } from '../log.js';
+import { DamagedDatabaseError } from '../store/check.js';
+import { limitsFromEnv } from '../store/limits.js';
+import { Store } from '../store/store.js';
+import { Status } from '../status/status.js';
+import { DEFAULT_LOCK_EXPIRY_S } from '../fs/locks.js';
+import { acquireLockFile, type LockFile } from './lockfile.js';
+import { clearStaleMount } from './mounts.js';
+
+interface Options {
+  foreground: boolean;
+  debug: boolean;
+  local: boolean;
+  mount: string;
+  db: string;
+  runDir: string;
+  nodename: string;
+  fuse: BackendName;
+}
+
+const USAGE = `usage: pmxcfs [-f|--foreground] [-d|--debug] [-l|--local] [--mount DIR] [--db FILE] [--run-dir DIR]
+              [--nodename NAME] [--fuse native|fuse-native]`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    foreground: false,
+    debug: false,
+    local: false,
+    mount: '/etc/pve',
+    db: '/var/lib/pve-cluster/config.db',
+    runDir: '/run/pve-cluster',
+    nodename: hostname().split('.')[0]!,
+    fuse: 'native',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v!;
+    };
+    switch (a) {
+      case '-f': case '--foreground': o.foreground = true; break;
+      case '-d': case '--debug': o.debug = true; break;
+      case '-l': case '--local': o.local = true; break;
+      case '--mount': o.mount = resolve(value()); break;
+      case '--db': o.db = resolve(value()); break;
+      case '--run-dir': o.runDir = resolve(value()); break;
+      case '--nodename': o.nodename = value(); break;
+      case '--fuse': {
+        const v = value();
+        if (v !== 'native' && v !== 'fuse-native') usage(`unknown FUSE backend ${v}`);
+        o.fuse = v as BackendName;
+        break;
+      }
+      case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
+      default: usage(`unknown option ${a}`);
+    }
+  }
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(o.nodename)) usage(`invalid node name ${JSON.stringify(o.nodename)}`);
+  return o;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`pmxcfs: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+/** Without -f: start a foreground copy detached, wait until it says the mount is ready, exit with its verdict. */
+async function detach(): Promise<never> {
+  const script = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [script, '-f', ...process.argv.slice(2)], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+    env: { ...process.env, PMXCFS_READY_FD: '3' },
+  });
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  let said = '';
+  pipe.setEncoding('utf8');
+  pipe.on('data', (d: string) => (said += d));
+  const code = await new Promise<number>((res) => {
+    pipe.on('end', () => res(said.startsWith('ready') ? 0 : 1));
+    child.on('exit', (c) => res(c ?? 1));
+  });
+  if (code !== 0 && said && !said.startsWith('ready')) process.stderr.write(said);
+  child.unref();
+  process.exit(code);
+}
+
+function tellParent(msg: string): void {
+  if (!process.env.PMXCFS_READY_FD) return;
+  const out = createWriteStream('', { fd: Number(process.env.PMXCFS_READY_FD) });
+  out.end(msg);
+  delete process.env.PMXCFS_READY_FD;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (!o.foreground) await detach();
+
+  const log = createLogger(o.debug);
+  const failStart = (msg: string): never => {
+    log.error(msg);
+    process.stderr.write(`pmxcfs: ${msg}\n`);
+    tellParent(`pmxcfs: ${msg}\n`);
+    process.exit(1);
+  };
+
+  let lock: LockFile | null = null;
+  let store: Store | null = null;
+  try {
+    mkdirSync(dirname(o.db), { recursive: true });
+    mkdirSync(o.runDir, { recursive: true });
+    lock = acquireLockFile(resolve(dirname(o.db), '.pmxcfs.lockfile'));
+  } catch (err) {
+    failStart((err as Error).message);
+  }
+
+  try {
+    store = Store.open(o.db, limitsFromEnv(process.env));
+  } catch (err) {
+    lock?.release();
+    if (err instanceof DamagedDatabaseError) failStart(err.message);
+    failStart(`cannot open database ${o.db}: ${(err as Error).message}`);
+  }
+
+  if (!o.local) log.warn('cluster mode is not available yet: serving in local mode');
+  const committer = new LocalCommitter(store!, log);
+  const status = new Status(store!, o.nodename);
+  status.clusterlog.add({ time: status.starttime, pri: 6, tag: 'pmxcfs', pid: process.pid, node: o.nodename, user: 'root@pam', msg: 'starting pmxcfs in local mode' });
+  const expiry = Number(process.env.PMXCFS_LOCK_EXPIRY);
+  const fs = new Filesystem({
+    store: store!,
+    committer,
+    status,
+    log,
+    lockExpiryMs: (Number.isFinite(expiry) && expiry > 0 ? expiry : DEFAULT_LOCK_EXPIRY_S) * 1000,
+    setDebug: (on) => (log.level = on || o.debug ? 'debug' : 'info'),
+  });
+  try {
+    fs.ensureLayout();
+  } catch (err) {
+    failStart(`cannot create the node's directories: ${(err as Error).message}`);
+  }
+
+  const backend = await createBackend(o.fuse, log);
+  try {
+    await clearStaleMount(o.mount, log);
+    mkdirSync(o.mount, { recursive: true });
+    await backend.mount(fs, { mountpoint: o.mount, fsname: 'pmxcfs', allowOther: true, debug: o.debug });
+  } catch (err) {
+    store!.close();
+    lock?.release();
+    failStart(`cannot mount ${o.mount}: ${(err as Error).message}`);
+  }
+  log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
+  tellParent('ready\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    try {
+      await backend.unmount();
+    } catch (err) {
+      log.error({ err }, 'unmount failed');
+    }
+    store!.close();
+    lock?.release();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => log.info('SIGHUP ignored'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`pmxcfs: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
