@@ -162,7 +162,7 @@ export function cleanShm(): void {
     if (pids.length !== 2 && !/blackbox/.test(name)) continue;
     const bb = name.match(/blackbox-\w+-(\d+)/);
     if (pids.length !== 2 && bb && pidAlive(Number(bb[1]))) continue;
-    rmSync(join('/dev/shm', name), { force: true });
+    rmSync(join('/dev/shm', name), { recursive: true, force: true });
   }
 }
 
