@@ -1,0 +1,149 @@
+// Writes are buffered per open handle and committed as one change: readers never see half a file; files the kernel
+// hides (.fuse_hidden*) are never stored (docs/FILESYSTEM.md "Operations", "Limits").
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { autoCleanup, BACKENDS, readTree, startDaemon, type Daemon } from '../helpers/daemon.js';
+
+autoCleanup('all');
+
+describe.each(BACKENDS)('consistency (%s)', (backend) => {
+  let d: Daemon;
+  beforeAll(async () => {
+    d = await startDaemon({ backend });
+  });
+  afterAll(async () => {
+    await d?.destroy();
+  });
+
+  it('while a handle is being written, other readers see the old content; after close, the new', async () => {
+    const r = await d.py(`
+import subprocess
+p = ${JSON.stringify(d.mnt + '/buffered.cfg')}
+print(W(p, 'old content\\n'))
+fd = os.open(p, os.O_WRONLY|os.O_TRUNC)
+os.write(fd, b'new content, first half ')
+other = subprocess.run(['cat', p], capture_output=True).stdout
+print(other)
+os.write(fd, b'second half\\n')
+other2 = subprocess.run(['cat', p], capture_output=True).stdout
+print(other2)
+os.close(fd)
+print(subprocess.run(['cat', p], capture_output=True).stdout)
+`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(
+      "OK\nb'old content\\n'\nb'old content\\n'\nb'new content, first half second half\\n'\n",
+    );
+  });
+
+  it('fsync commits what the handle wrote so far; the rest commits at close', async () => {
+    const r = await d.py(`
+import subprocess
+p = ${JSON.stringify(d.mnt + '/fsynced.cfg')}
+print(W(p, 'v1'))
+fd = os.open(p, os.O_WRONLY|os.O_TRUNC)
+os.write(fd, b'v2')
+os.fsync(fd)
+print(subprocess.run(['cat', p], capture_output=True).stdout)
+os.write(fd, b'+more')
+os.close(fd)
+print(subprocess.run(['cat', p], capture_output=True).stdout)
+`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe("OK\nb'v2'\nb'v2+more'\n");
+  });
+
+  it('a 500 KiB file rewritten in 512-byte chunks while another process reads it: always the whole old or the whole new', async () => {
+    const size = 500 * 1024;
+    const r = await d.py(`
+import subprocess
+p = ${JSON.stringify(d.mnt + '/concurrent.cfg')}
+SIZE = ${size}
+print(W(p, b'0' * SIZE))
+reader = subprocess.Popen([sys.executable, '-c', '''
+import os, sys
+p, size = sys.argv[1], int(sys.argv[2])
+reads = bad = 0
+seen = set()
+while not os.path.exists(sys.argv[3]):
+    with open(p, "rb") as f: data = f.read()
+    reads += 1
+    if len(data) != size or data.count(data[:1]) != size:
+        bad += 1
+        if bad < 5: print("partial:", len(data), sorted(set(data))[:4], flush=True)
+    else:
+        seen.add(data[:1].decode())
+print("reads", reads > 0, "bad", bad, "versions", len(seen) > 1, flush=True)
+''', p, str(SIZE), p + '.done-flag-outside'.replace(${JSON.stringify(d.mnt)}, ${JSON.stringify(d.dir)})], stdout=subprocess.PIPE, text=True)
+for v in range(1, 13):
+    fd = os.open(p, os.O_WRONLY|os.O_TRUNC)
+    chunk = str(v % 10).encode() * 512
+    for _ in range(SIZE // 512):
+        os.write(fd, chunk)
+    os.close(fd)
+    time.sleep(0.02)
+open(p.replace(${JSON.stringify(d.mnt)}, ${JSON.stringify(d.dir)}) + '.done-flag-outside', 'w').close()
+out, _ = reader.communicate(timeout=60)
+print(out.strip())
+final = R(p)
+print(len(final) == SIZE and final.count(b'2') == SIZE)
+`,
+      { timeout: 120_000 },
+    );
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('OK');
+    expect(lines.filter((l) => l.startsWith('partial'))).toEqual([]);
+    expect(lines.at(-2)).toMatch(/^reads True bad 0 versions (True|False)$/);
+    expect(lines.at(-1)).toBe('True');
+  });
+
+  it('a file unlinked while open: the kernel\'s .fuse_hidden* name is never stored, and nothing comes back at close', async () => {
+    const r = await d.py(`
+import sqlite3
+os.chdir(${JSON.stringify(d.mnt)})
+print(W('victim', 'still here'))
+fd = os.open('victim', os.O_RDWR)
+os.unlink('victim')
+print(os.path.exists('victim'))
+try:
+    os.write(fd, b'written after unlink')
+except OSError as e:
+    pass
+db = sqlite3.connect('file:' + ${JSON.stringify(d.db)} + '?mode=ro', uri=True)
+rows = db.execute("SELECT name FROM tree WHERE name LIKE '.fuse_hidden%' OR name = 'victim'").fetchall()
+db.close()
+print('db-while-open', rows)
+try: os.close(fd)
+except OSError: pass
+time.sleep(0.2)
+print(sorted(n for n in os.listdir('.') if n.startswith('.fuse_hidden') or n == 'victim'))
+`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe("OK\nFalse\ndb-while-open []\n[]\n");
+    // after a clean stop, the database has no such rows either
+    expect(await d.stop()).toBe(0);
+    const rows = readTree(d.db);
+    expect(rows.filter((x) => x.name.startsWith('.fuse_hidden') || x.name === 'victim')).toEqual([]);
+    // restart for the remaining tests of this file
+    d = await startDaemon({ backend, dir: d.dir });
+  });
+
+  it('renaming over an open file does not leave .fuse_hidden* entries stored', async () => {
+    const r = await d.py(`
+import sqlite3
+os.chdir(${JSON.stringify(d.mnt)})
+print(W('target', 'old'), W('target.tmp', 'new'))
+fd = os.open('target', os.O_RDONLY)
+os.rename('target.tmp', 'target')
+db = sqlite3.connect('file:' + ${JSON.stringify(d.db)} + '?mode=ro', uri=True)
+rows = db.execute("SELECT name FROM tree WHERE name LIKE '.fuse_hidden%'").fetchall()
+db.close()
+print(rows)
+os.close(fd)
+time.sleep(0.2)
+print(R('target'), sorted(n for n in os.listdir('.') if n.startswith('.fuse_hidden')))
+`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe("OK OK\n[]\nb'new' []\n");
+  });
+});
