@@ -124,8 +124,11 @@ export interface FsOps {
   statfs(ino: number, caller: Caller): Result<StatFs>;
   /** xattrs are not supported: ENOTSUP (getxattr of security.* may answer ENODATA) */
   getxattr(ino: number, name: string, caller: Caller): Result<Buffer>;
-  /** Invalidations are reported through this callback; one subscriber (the mounted backend). */
-  onInvalidate(cb: ((inv: Invalidation) => void) | null): void;
+  /**
+   * Invalidations are reported through this callback; one subscriber (the mounted backend). The callback may return
+   * a Promise that settles once the kernel no longer caches the old data: await it before acknowledging a change.
+   */
+  onInvalidate(cb: ((inv: Invalidation) => void | Promise<void>) | null): void;
 }
 
 export interface MountOptions {

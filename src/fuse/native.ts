@@ -1,0 +1,610 @@
+// The native FUSE backend: libfuse3's low-level API served from Node's event loop by native/fuse (pmxfuse.node).
+//
+// The addon hands each request to `dispatch` on the JS thread; numeric arguments sit in the shared `io` array
+// (layout in native/fuse/src/pmxfuse.cc). This file owns all the logic: calling FsOps, answering each request exactly
+// once (at once, or when its Promise settles), interrupts, directory encoding, and the kernel cache policy.
+//
+// Cache policy (see docs/BENCHMARKS.md "Native FUSE backend" for the why):
+// - entry/attr timeouts and keep_cache come from FsOps; writeback cache is off (the kernel never holds dirty data).
+// - Handles opened for writing are direct_io, so data written but not yet committed never enters the page cache.
+// - After a commit made through the kernel (flush/fsync/release of a written handle, truncate), the next open of
+//   that inode drops the page cache (no keep_cache) and the inode is invalidated for readers holding it open.
+// - FsOps.onInvalidate changes are queued and issued, on the addon's notifier thread, once the inode has no request
+//   outstanding here; the callback's Promise settles when the kernel has dropped the cached data.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  FsError,
+  type Attr,
+  type Backend,
+  type Caller,
+  type DirListing,
+  type Entry,
+  type FsOps,
+  type Invalidation,
+  type MountOptions,
+  type OpenReply,
+  type SetAttr,
+} from './backend.js';
+
+// Must match enum Op in native/fuse/src/pmxfuse.cc.
+const enum OP {
+  INIT = 0, LOOKUP, FORGET, GETATTR, SETATTR, READLINK, MKNOD, MKDIR, UNLINK, RMDIR,
+  SYMLINK, RENAME, LINK, OPEN, READ, WRITE, FLUSH, RELEASE, FSYNC, OPENDIR,
+  READDIR, RELEASEDIR, FSYNCDIR, STATFS, SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR,
+  CREATE, INTERRUPT, DISCONNECT, NOTIFIED,
+}
+const IO_A = 6, IO_B = 7, IO_C = 8, IO_D = 9, IO_E = 10, IO_F = 11, IO_G = 12, IO_H = 13, OUT = 16;
+
+const EIO = 5, EINTR = 4, ENOSYS = 38, ENOTSUP = 95, ERANGE = 34, ENODEV = 19;
+const O_ACCMODE = 3, O_TRUNC = 0o1000;
+const S_IFMT = 0o170000;
+// FUSE_SET_ATTR_* (fuse_lowlevel.h)
+const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, SET_ATIME_NOW = 128,
+  SET_MTIME_NOW = 256;
+// open reply flags understood by the addon
+const F_DIRECT_IO = 1, F_KEEP_CACHE = 2, F_NOFLUSH = 4;
+
+/** libfuse reads up to FUSE_MAX_MAX_PAGES (256) pages plus a header page into the receive buffer. */
+const RX_SIZE = 256 * 4096 + 4096;
+
+export interface NativeSession {
+  mount(mountpoint: string, args: string[], maxWrite: number, wantForget: boolean, wantFlush: boolean): void;
+  close(): void;
+  replyErr(id: number, errno: number): void;
+  replyEntry(id: number): void;
+  replyCreate(id: number): void;
+  replyAttr(id: number): void;
+  replyOpen(id: number): void;
+  replyBuf(id: number, data: Uint8Array, offset?: number, length?: number): void;
+  replyWrite(id: number, count: number): void;
+  replyReadlink(id: number, target: string): void;
+  replyStatfs(id: number): void;
+  replyXattr(id: number, size: number): void;
+  notify(token: number, kind: 0 | 1, ino: number, offOrName: number | string, len?: number): boolean;
+  pending(): number;
+}
+
+interface Addon {
+  Session: new (dispatch: (s1?: string, s2?: string) => void, io: Float64Array, rx: ArrayBuffer) => NativeSession;
+}
+
+function packageRoot(): string {
+  // src/fuse or dist/src/fuse: the first directory upwards holding package.json
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+export const ADDON_PATH = join(packageRoot(), 'native', 'fuse', 'build', 'Release', 'pmxfuse.node');
+
+let addon: Addon | null | undefined;
+/** The addon, or null when it is not built. */
+export function loadAddon(): Addon | null {
+  if (addon === undefined) {
+    addon = existsSync(ADDON_PATH) ? (createRequire(import.meta.url)(ADDON_PATH) as Addon) : null;
+  }
+  return addon;
+}
+
+export interface NativeOptions {
+  /** bytes per WRITE request (conn->max_write); libfuse caps it at 1 MiB */
+  maxWrite?: number;
+  /**
+   * Register a FLUSH handler (default true): close() waits for it, so a commit error reaches the writer. Read-only
+   * handles are opened with FOPEN_NOFLUSH either way, so readers never pay for it.
+   */
+  flush?: boolean;
+}
+
+interface DirSnap {
+  fh: number;
+  enc: Encoded | null;
+}
+interface Encoded {
+  stamp: string;
+  buf: Buffer;
+  /** ends[i] = end offset in buf of record i; the kernel's offset for record i is i + 1 */
+  ends: Uint32Array;
+}
+interface Queued {
+  inv: Invalidation;
+  key: string;
+  done: Promise<void>;
+  resolve: () => void;
+  issued: boolean;
+}
+
+function errnoOf(e: unknown): number {
+  if (e instanceof FsError && e.errno > 0) return e.errno;
+  const code = (e as { errno?: unknown } | null)?.errno;
+  // Node system errors carry a negative errno
+  if (typeof code === 'number' && code !== 0) return Math.abs(code);
+  return EIO;
+}
+
+function isPromise<T>(v: unknown): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/** Encode the kernel's struct fuse_dirent records: ino u64, off u64, namelen u32, type u32, name, pad to 8. */
+export function encodeDir(listing: DirListing): Encoded {
+  const names = listing.entries.map((e) => Buffer.from(e.name));
+  let total = 0;
+  for (const n of names) total += (24 + n.length + 7) & ~7;
+  const buf = Buffer.alloc(total);
+  const ends = new Uint32Array(names.length);
+  let p = 0;
+  listing.entries.forEach((e, i) => {
+    const n = names[i]!;
+    buf.writeBigUInt64LE(BigInt(e.ino), p);
+    buf.writeBigUInt64LE(BigInt(i + 1), p + 8);
+    buf.writeUInt32LE(n.length, p + 16);
+    buf.writeUInt32LE((e.mode & S_IFMT) >>> 12, p + 20);
+    n.copy(buf, p + 24);
+    p += (24 + n.length + 7) & ~7;
+    ends[i] = p;
+  });
+  return { stamp: listing.stamp, buf, ends };
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native';
+  /** Called once when the kernel side went away (external unmount, abort) with an errno; the mount is cleaned up. */
+  onDisconnect: ((errno: number) => void) | null = null;
+
+  private session: NativeSession | null = null;
+  private ops: FsOps | null = null;
+  private readonly io = new Float64Array(48);
+  private readonly rxAb = new ArrayBuffer(RX_SIZE);
+  private readonly rx = Buffer.from(this.rxAb);
+  /** deferred request id -> inode it concerns (for interrupts and the invalidation gate) */
+  private readonly deferred = new Map<number, number>();
+  /** inode -> number of deferred requests on it */
+  private readonly busy = new Map<number, number>();
+  private readonly dirs = new Map<number, DirSnap>();
+  private readonly dirCache = new Map<number, Encoded>();
+  private nextDirFh = 1;
+  /** handles (FsOps fh) written through since their last commit */
+  private readonly written = new Set<number>();
+  /** inodes committed through the kernel whose page cache must not be kept at the next open */
+  private readonly dropCache = new Set<number>();
+  private readonly queue = new Map<string, Queued>();
+  private readonly issued = new Map<number, Queued>();
+  private nextToken = 1;
+  private flushScheduled = false;
+  private initDone: ((maxWrite: number) => void) | null = null;
+  /** what the kernel agreed to at INIT */
+  maxWrite = 0;
+
+  constructor(private readonly nopts: NativeOptions = {}) {}
+
+  static available(): boolean {
+    return loadAddon() !== null;
+  }
+
+  async mount(ops: FsOps, opts: MountOptions): Promise<void> {
+    if (this.session) throw new Error('already mounted');
+    const a = loadAddon();
+    if (!a) throw new Error(`native FUSE addon not built (${ADDON_PATH}): run node scripts/build-native.mjs fuse`);
+    if (!opts.mountpoint.startsWith('/')) throw new Error('mountpoint must be absolute');
+    this.ops = ops;
+    const o = [`fsname=${opts.fsname}`];
+    if (opts.allowOther) o.push('allow_other', 'default_permissions');
+    const args = ['-o', o.join(',')];
+    if (opts.debug) args.push('-d');
+    const session = new a.Session(this.dispatch, this.io, this.rxAb);
+    const ready = new Promise<number>((resolve) => (this.initDone = resolve));
+    session.mount(opts.mountpoint, args, this.nopts.maxWrite ?? 1 << 20, typeof ops.forget === 'function',
+      this.nopts.flush ?? true);
+    this.session = session;
+    ops.onInvalidate(this.invalidate);
+    this.maxWrite = await ready;
+  }
+
+  async unmount(): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    this.session = null;
+    this.ops?.onInvalidate(null);
+    s.close();
+    this.deferred.clear();
+    this.busy.clear();
+    this.dirs.clear();
+    this.dirCache.clear();
+    // Nobody caches anything of an unmounted filesystem.
+    for (const q of this.queue.values()) q.resolve();
+    for (const q of this.issued.values()) q.resolve();
+    this.queue.clear();
+    this.issued.clear();
+  }
+
+  /** Number of requests received and not yet answered (deferred). */
+  get outstanding(): number {
+    return this.deferred.size;
+  }
+
+  // ---- request dispatch ----
+
+  private readonly dispatch = (s1?: string, s2?: string): void => {
+    const io = this.io;
+    const op = io[0]!;
+    const id = io[1]!;
+    const ino = io[2]!;
+    const ops = this.ops!;
+    const s = this.session;
+    if (!s) return;
+    switch (op) {
+      case OP.LOOKUP:
+        return this.run(id, ino, () => ops.lookup(ino, s1!, this.caller()), this.sendEntry);
+      case OP.FORGET:
+        ops.forget?.(ino, io[IO_A]!);
+        return;
+      case OP.GETATTR:
+        return this.run(id, ino, () => ops.getattr(ino, this.caller()), this.sendAttr);
+      case OP.SETATTR: {
+        const set = io[IO_A]!;
+        const ch: SetAttr = {};
+        if (set & SET_MODE) ch.mode = io[IO_B]!;
+        if (set & SET_UID) ch.uid = io[IO_C]!;
+        if (set & SET_GID) ch.gid = io[IO_D]!;
+        if (set & SET_SIZE) ch.size = io[IO_E]!;
+        if (set & SET_ATIME_NOW) ch.atime = 'now';
+        else if (set & SET_ATIME) ch.atime = io[IO_F]!;
+        if (set & SET_MTIME_NOW) ch.mtime = 'now';
+        else if (set & SET_MTIME) ch.mtime = io[IO_G]!;
+        const fh = io[IO_H]! < 0 ? undefined : io[IO_H]!;
+        if (ch.size !== undefined) {
+          // A handle's truncate commits with the handle; a path truncate is its own change.
+          if (fh !== undefined) this.written.add(fh);
+          else this.dropCache.add(ino);
+        }
+        return this.run(id, ino, () => ops.setattr(ino, ch, fh, this.caller()), (rid, attr) => {
+          if (ch.size !== undefined && fh === undefined) this.invalidate({ kind: 'inode', ino });
+          this.sendAttr(rid, attr);
+        });
+      }
+      case OP.READLINK:
+        return this.run(id, ino, () => ops.readlink(ino, this.caller()), (rid, t) => s.replyReadlink(rid, t));
+      case OP.MKNOD:
+        return this.run(id, ino, () => ops.mknod(ino, s1!, io[IO_A]!, this.caller()), this.sendEntry);
+      case OP.MKDIR:
+        return this.run(id, ino, () => ops.mkdir(ino, s1!, io[IO_A]!, this.caller()), this.sendEntry);
+      case OP.UNLINK:
+        return this.run(id, ino, () => ops.unlink(ino, s1!, this.caller()), this.sendOk);
+      case OP.RMDIR:
+        return this.run(id, ino, () => ops.rmdir(ino, s1!, this.caller()), this.sendOk);
+      case OP.SYMLINK:
+        return this.run(id, ino, () => ops.symlink(s2!, ino, s1!, this.caller()), this.sendEntry);
+      case OP.RENAME:
+        return this.run(id, ino, () => ops.rename(ino, s1!, io[IO_A]!, s2!, io[IO_B]!, this.caller()), this.sendOk);
+      case OP.LINK:
+        return this.run(id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry);
+      case OP.OPEN: {
+        const flags = io[IO_A]!;
+        return this.run(id, ino, () => ops.open(ino, flags, this.caller()), (rid, r) => this.sendOpen(rid, ino, flags, r));
+      }
+      case OP.CREATE: {
+        const flags = io[IO_B]!;
+        return this.run(id, ino, () => ops.create(ino, s1!, io[IO_A]!, flags, this.caller()), (rid, r) => {
+          this.writeEntry(r);
+          io[OUT + 11] = r.open.fh;
+          io[OUT + 12] = this.openFlags(r.attr.ino, flags, r.open, true);
+          s.replyCreate(rid);
+        });
+      }
+      case OP.READ:
+        return this.run(id, ino, () => ops.read(ino, io[IO_A]!, io[IO_B]!, io[IO_C]!, this.caller()), this.sendData);
+      case OP.WRITE: {
+        const at = io[IO_D]!;
+        const data = this.rx.subarray(at, at + io[IO_B]!);
+        this.written.add(io[IO_A]!);
+        return this.run(id, ino, () => ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller()), (rid, n) =>
+          s.replyWrite(rid, n),
+        );
+      }
+      case OP.FLUSH:
+        return this.run(id, ino, () => ops.flush(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+      case OP.RELEASE:
+        return this.run(id, ino, () => ops.release(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+      case OP.FSYNC:
+        return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), this.committed(ino, io[IO_A]!));
+      case OP.OPENDIR:
+        return this.run(id, ino, () => ops.opendir(ino, io[IO_A]!, this.caller()), (rid, fh) => {
+          const mine = this.nextDirFh++;
+          this.dirs.set(mine, { fh, enc: null });
+          io[OUT + 11] = mine;
+          io[OUT + 12] = 0;
+          s.replyOpen(rid);
+        });
+      case OP.READDIR:
+        return this.readdir(id, ino, io[IO_A]!, io[IO_B]!, io[IO_C]!);
+      case OP.RELEASEDIR: {
+        const d = this.dirs.get(io[IO_A]!);
+        this.dirs.delete(io[IO_A]!);
+        if (!d) return s.replyErr(id, 0);
+        return this.run(id, ino, () => ops.releasedir(ino, d.fh, this.caller()), this.sendOk);
+      }
+      case OP.FSYNCDIR:
+        return s.replyErr(id, 0);
+      case OP.STATFS:
+        return this.run(id, ino, () => ops.statfs(ino, this.caller()), (rid, st) => {
+          io[OUT] = st.bsize;
+          io[OUT + 1] = st.frsize;
+          io[OUT + 2] = st.blocks;
+          io[OUT + 3] = st.bfree;
+          io[OUT + 4] = st.bavail;
+          io[OUT + 5] = st.files;
+          io[OUT + 6] = st.ffree;
+          io[OUT + 7] = st.favail;
+          io[OUT + 8] = st.namemax;
+          s.replyStatfs(rid);
+        });
+      case OP.GETXATTR: {
+        const size = io[IO_A]!;
+        let r: ReturnType<FsOps['getxattr']>;
+        try {
+          r = ops.getxattr(ino, s1!, this.caller());
+        } catch (e) {
+          // ENOSYS makes the kernel stop asking (it answers EOPNOTSUPP itself): no more security.capability
+          // lookups on every write.
+          const no = errnoOf(e);
+          return s.replyErr(id, no === ENOTSUP ? ENOSYS : no);
+        }
+        return this.settle(id, ino, r, (rid, v) => {
+          if (size === 0) s.replyXattr(rid, v.length);
+          else if (v.length > size) s.replyErr(rid, ERANGE);
+          else s.replyBuf(rid, v);
+        });
+      }
+      case OP.SETXATTR:
+      case OP.LISTXATTR:
+      case OP.REMOVEXATTR:
+        // not part of FsOps: xattrs are unsupported (ENOSYS: the kernel answers EOPNOTSUPP from now on)
+        return s.replyErr(id, ENOSYS);
+      case OP.INTERRUPT:
+        return this.interrupt(id);
+      case OP.INIT:
+        this.initDone?.(io[IO_A]!);
+        this.initDone = null;
+        return;
+      case OP.DISCONNECT: {
+        const why = io[IO_A]! || ENODEV;
+        // Not from inside the addon's poll callback: close() tears down the poll handle.
+        setImmediate(() => {
+          if (!this.session) return;
+          void this.unmount().then(() => this.onDisconnect?.(why));
+        });
+        return;
+      }
+      case OP.NOTIFIED: {
+        const q = this.issued.get(io[IO_A]!);
+        if (q) {
+          this.issued.delete(io[IO_A]!);
+          q.resolve();
+        }
+        return;
+      }
+      default:
+        return s.replyErr(id, ENOSYS);
+    }
+  };
+
+  private caller(): Caller {
+    const io = this.io;
+    return { uid: io[3]!, gid: io[4]!, pid: io[5]! };
+  }
+
+  /** Call a handler; answer at once when it returns a value, later when it returns a Promise; EIO if it throws. */
+  private run<T>(id: number, ino: number, fn: () => T | Promise<T>, send: (id: number, v: T) => void): void {
+    let r: T | Promise<T>;
+    try {
+      r = fn();
+    } catch (e) {
+      return this.session!.replyErr(id, errnoOf(e));
+    }
+    this.settle(id, ino, r, send);
+  }
+
+  private settle<T>(id: number, ino: number, r: T | Promise<T>, send: (id: number, v: T) => void): void {
+    if (!isPromise<T>(r)) {
+      try {
+        send(id, r);
+      } catch (e) {
+        // a malformed result (send threw before answering): the caller gets EIO
+        this.replyLateErr(id, e);
+      }
+      return;
+    }
+    this.deferred.set(id, ino);
+    this.busy.set(ino, (this.busy.get(ino) ?? 0) + 1);
+    r.then(
+      (v) => {
+        if (!this.release(id, ino)) return;
+        try {
+          send(id, v);
+        } catch (e) {
+          this.replyLateErr(id, e);
+        }
+      },
+      (e: unknown) => {
+        if (this.release(id, ino)) this.session!.replyErr(id, errnoOf(e));
+      },
+    );
+  }
+
+  private replyLateErr(id: number, e: unknown): void {
+    try {
+      this.session?.replyErr(id, errnoOf(e));
+    } catch {
+      // already answered: the error came after the reply
+    }
+  }
+
+  /** Bookkeeping when a deferred request settles; false if it was already answered (interrupt, unmount). */
+  private release(id: number, ino: number): boolean {
+    if (!this.deferred.delete(id)) return false;
+    const n = (this.busy.get(ino) ?? 1) - 1;
+    if (n > 0) this.busy.set(ino, n);
+    else {
+      this.busy.delete(ino);
+      if (this.queue.size > 0) this.scheduleFlush();
+    }
+    return this.session !== null;
+  }
+
+  private interrupt(id: number): void {
+    const ino = this.deferred.get(id);
+    if (ino === undefined) return; // answered meanwhile, or never deferred
+    this.release(id, ino);
+    // The handler's eventual result is dropped; the caller sees EINTR.
+    this.session!.replyErr(id, EINTR);
+  }
+
+  // ---- replies ----
+
+  private writeAttr(a: Attr, attrTimeout: number): void {
+    const io = this.io;
+    io[OUT] = a.ino;
+    io[OUT + 1] = a.mode;
+    io[OUT + 2] = a.nlink;
+    io[OUT + 3] = a.uid;
+    io[OUT + 4] = a.gid;
+    io[OUT + 5] = a.size;
+    io[OUT + 6] = a.atime;
+    io[OUT + 7] = a.mtime;
+    io[OUT + 8] = a.ctime;
+    io[OUT + 9] = attrTimeout;
+  }
+
+  private writeEntry(e: Entry): void {
+    this.writeAttr(e.attr, e.attrTimeout);
+    this.io[OUT + 10] = e.entryTimeout;
+  }
+
+  private readonly sendEntry = (id: number, e: Entry): void => {
+    this.writeEntry(e);
+    this.session!.replyEntry(id);
+  };
+
+  private readonly sendAttr = (id: number, a: Attr): void => {
+    // FsOps.getattr/setattr carry no timeout: an attribute is cached as long as entries are (1 s), then refetched.
+    this.writeAttr(a, this.attrTimeout);
+    this.session!.replyAttr(id);
+  };
+
+  /** attribute timeout for GETATTR/SETATTR replies, which carry none in the contract */
+  attrTimeout = 1;
+
+  private readonly sendOk = (id: number): void => {
+    this.session!.replyErr(id, 0);
+  };
+
+  private readonly sendData = (id: number, b: Buffer): void => {
+    this.session!.replyBuf(id, b);
+  };
+
+  private openFlags(ino: number, flags: number, r: OpenReply, created: boolean): number {
+    const writing = created || (flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0;
+    let f = 0;
+    // Written data must not reach the page cache before it is committed: writers bypass it.
+    if (r.directIo || writing) f |= F_DIRECT_IO;
+    if (r.keepCache && !this.dropCache.delete(ino)) f |= F_KEEP_CACHE;
+    // Readers commit nothing: spare them the FLUSH round trip at close().
+    if (!writing) f |= F_NOFLUSH;
+    return f;
+  }
+
+  private sendOpen(id: number, ino: number, flags: number, r: OpenReply): void {
+    this.io[OUT + 11] = r.fh;
+    this.io[OUT + 12] = this.openFlags(ino, flags, r, false);
+    this.session!.replyOpen(id);
+  }
+
+  /** After a handle's flush/fsync/release succeeded: if it wrote, its commit replaced what the kernel may cache. */
+  private committed(ino: number, fh: number): (id: number) => void {
+    return (id) => {
+      if (this.written.delete(fh)) {
+        this.dropCache.add(ino);
+        void this.invalidate({ kind: 'inode', ino });
+      }
+      this.session!.replyErr(id, 0);
+    };
+  }
+
+  private readdir(id: number, ino: number, fh: number, size: number, off: number): void {
+    const s = this.session!;
+    const d = this.dirs.get(fh);
+    if (!d) return s.replyErr(id, EIO);
+    const answer = (enc: Encoded): void => {
+      // offsets are record index + 1 into the snapshot taken at the first READDIR of this handle
+      const start = off === 0 ? 0 : off <= enc.ends.length ? enc.ends[off - 1]! : enc.buf.length;
+      let i = off;
+      while (i < enc.ends.length && enc.ends[i]! - start <= size) i++;
+      const end = i === off ? start : enc.ends[i - 1]!;
+      s.replyBuf(id, enc.buf, start, end - start);
+    };
+    if (d.enc && off !== 0) return answer(d.enc);
+    this.run(id, ino, () => this.ops!.readdir(ino, d.fh, this.caller()), (rid, listing) => {
+      let enc = this.dirCache.get(ino);
+      if (!enc || enc.stamp !== listing.stamp) {
+        enc = encodeDir(listing);
+        this.dirCache.set(ino, enc);
+      }
+      d.enc = enc;
+      id = rid;
+      answer(enc);
+    });
+  }
+
+  // ---- invalidation ----
+
+  /** FsOps.onInvalidate subscriber: settles once the kernel dropped what it cached (or there is no mount). */
+  readonly invalidate = (inv: Invalidation): Promise<void> => {
+    if (!this.session) return Promise.resolve();
+    const key = inv.kind === 'inode' ? `i${inv.ino}` : `e${inv.parent}/${inv.name}`;
+    const have = this.queue.get(key);
+    if (have) return have.done;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.queue.set(key, { inv, key, done, resolve, issued: false });
+    if (inv.kind === 'entry') this.dirCache.delete(inv.parent);
+    this.scheduleFlush();
+    return done;
+  };
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Never from inside a request: at least the current one is outstanding.
+    setImmediate(this.flushQueue);
+  }
+
+  private readonly flushQueue = (): void => {
+    this.flushScheduled = false;
+    const s = this.session;
+    if (!s) return;
+    for (const q of this.queue.values()) {
+      const ino = q.inv.kind === 'inode' ? q.inv.ino : q.inv.parent;
+      // A READ (inode) or a LOOKUP in the directory (entry) still outstanding here would hold the kernel lock the
+      // invalidation waits for: wait until this inode has nothing pending (release() reschedules).
+      if (this.busy.has(ino)) continue;
+      this.queue.delete(q.key);
+      const token = this.nextToken++;
+      this.issued.set(token, q);
+      const ok =
+        q.inv.kind === 'inode' ? s.notify(token, 0, q.inv.ino, 0, 0) : s.notify(token, 1, q.inv.parent, q.inv.name);
+      if (!ok) {
+        this.issued.delete(token);
+        q.resolve();
+      }
+    }
+  };
+}
