@@ -10,3 +10,18 @@ export { CmapClient, toNumber } from './cmap.js';
 export type { CmapChange, CmapEvents, CmapNode, CmapOptions } from './cmap.js';
 export { CfgClient } from './cfg.js';
 export type { CfgEvents, CfgOptions } from './cfg.js';
+export {
+  ConfError,
+  addNode,
+  bumpConfigVersion,
+  getConfigVersion,
+  getValue,
+  listNodes,
+  parseCorosyncConf,
+  removeNode,
+  setConfigVersion,
+  setValue,
+  validateCorosyncConf,
+  writeCorosyncConf,
+} from './conf.js';
+export type { ConfItem, ConfNode, ConfSection, ConfValue, CorosyncConf } from './conf.js';
