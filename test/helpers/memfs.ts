@@ -70,6 +70,10 @@ export class MemFs implements FsOps {
   private invalidateCb: ((inv: Invalidation) => void | Promise<void>) | null = null;
   /** test hooks: return a value/Promise to replace the normal answer of a read */
   readHook: ((ino: number, size: number, offset: number) => Result<Buffer> | undefined) | null = null;
+  /** test hook: return a value/Promise to replace the normal answer of an open */
+  openHook: ((ino: number, flags: number) => Result<OpenReply> | undefined) | null = null;
+  /** inodes opened with direct_io (generated files: every read reaches the daemon and can be interrupted) */
+  readonly directIo = new Set<number>();
   /** record of calls (only while `recording` is on) */
   readonly log: OpLog[] = [];
   recording = false;
@@ -133,6 +137,7 @@ export class MemFs implements FsOps {
     const parent = this.resolve(parts.join('/'));
     this.node(parent).children!.delete(name);
     this.dirStamp++;
+    this.rec('remove', parent);
     await this.invalidateCb?.({ kind: 'entry', parent, name });
   }
 
@@ -321,6 +326,7 @@ export class MemFs implements FsOps {
         if (o.children && o.children.size) throw new FsError(ENOTEMPTY);
         o.nlink = 0;
       }
+      this.rec(`rename:${name}:${newName}`, parent);
       p.children!.delete(name);
       q.children!.set(newName, c);
       p.mtime = q.mtime = now();
@@ -333,6 +339,8 @@ export class MemFs implements FsOps {
   }
 
   open(ino: number, flags: number): Result<OpenReply> {
+    const hooked = this.openHook?.(ino, flags);
+    if (hooked !== undefined) return hooked;
     return this.out(() => {
       const n = this.node(ino);
       if (n.children) throw new FsError(EISDIR);
@@ -344,7 +352,7 @@ export class MemFs implements FsOps {
       }
       this.handles.set(fh, h);
       this.rec('open', ino);
-      return { fh, directIo: false, keepCache: this.opts.keepCache };
+      return { fh, directIo: this.directIo.has(ino), keepCache: this.opts.keepCache };
     });
   }
 
