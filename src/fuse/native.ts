@@ -97,6 +97,8 @@ export function loadAddon(): Addon | null {
 export interface NativeOptions {
   /** bytes per WRITE request (conn->max_write); libfuse caps it at 1 MiB */
   maxWrite?: number;
+  /** count requests per opcode in `NativeBackend.opCounts` (for benchmarks and tests) */
+  countOps?: boolean;
   /**
    * Register a FLUSH handler (default true): close() waits for it, so a commit error reaches the writer. Read-only
    * handles are opened with FOPEN_NOFLUSH either way, so readers never pay for it.
@@ -181,10 +183,16 @@ export class NativeBackend implements Backend {
   private nextToken = 1;
   private flushScheduled = false;
   private initDone: ((maxWrite: number) => void) | null = null;
+  /** requests received per opcode (OP numbering of the addon), when NativeOptions.countOps */
+  readonly opCounts: Uint32Array | null;
+  /** inodes whose data may sit in the page cache (opened without direct_io) */
+  private readonly pageCached = new Set<number>();
   /** what the kernel agreed to at INIT */
   maxWrite = 0;
 
-  constructor(private readonly nopts: NativeOptions = {}) {}
+  constructor(private readonly nopts: NativeOptions = {}) {
+    this.opCounts = nopts.countOps ? new Uint32Array(40) : null;
+  }
 
   static available(): boolean {
     return loadAddon() !== null;
@@ -241,11 +249,13 @@ export class NativeBackend implements Backend {
     const ops = this.ops!;
     const s = this.session;
     if (!s) return;
+    if (this.opCounts) this.opCounts[op]!++;
     switch (op) {
       case OP.LOOKUP:
         return this.run(id, ino, () => ops.lookup(ino, s1!, this.caller()), this.sendEntry);
       case OP.FORGET:
         ops.forget?.(ino, io[IO_A]!);
+        this.pageCached.delete(ino);
         return;
       case OP.GETATTR:
         return this.run(id, ino, () => ops.getattr(ino, this.caller()), this.sendAttr);
@@ -516,6 +526,7 @@ export class NativeBackend implements Backend {
     let f = 0;
     // Written data must not reach the page cache before it is committed: writers bypass it.
     if (r.directIo || writing) f |= F_DIRECT_IO;
+    else this.pageCached.add(ino);
     if (r.keepCache && !this.dropCache.delete(ino)) f |= F_KEEP_CACHE;
     // Readers commit nothing: spare them the FLUSH round trip at close().
     if (!writing) f |= F_NOFLUSH;
@@ -531,7 +542,8 @@ export class NativeBackend implements Backend {
   /** After a handle's flush/fsync/release succeeded: if it wrote, its commit replaced what the kernel may cache. */
   private committed(ino: number, fh: number): (id: number) => void {
     return (id) => {
-      if (this.written.delete(fh)) {
+      // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
+      if (this.written.delete(fh) && this.pageCached.has(ino)) {
         this.dropCache.add(ino);
         void this.invalidate({ kind: 'inode', ino });
       }
