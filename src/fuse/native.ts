@@ -97,6 +97,8 @@ export function loadAddon(): Addon | null {
 export interface NativeOptions {
   /** bytes per WRITE request (conn->max_write); libfuse caps it at 1 MiB */
   maxWrite?: number;
+  /** extra -o mount options (e.g. noatime) */
+  mountOptions?: string[];
   /** count requests per opcode in `NativeBackend.opCounts` (for benchmarks and tests) */
   countOps?: boolean;
   /**
@@ -206,6 +208,7 @@ export class NativeBackend implements Backend {
     this.ops = ops;
     const o = [`fsname=${opts.fsname}`];
     if (opts.allowOther) o.push('allow_other', 'default_permissions');
+    o.push(...(this.nopts.mountOptions ?? []));
     const args = ['-o', o.join(',')];
     if (opts.debug) args.push('-d');
     const session = new a.Session(this.dispatch, this.io, this.rxAb);
