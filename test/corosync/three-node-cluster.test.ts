@@ -40,6 +40,16 @@ describe('a 3-node cluster', () => {
     }
   });
 
+  it('holds sends back under flow control and still delivers every message once, in order', async () => {
+    const start = Number((await clients[1]!.call('waitDelivered', { count: 0 })).delivered);
+    // 3000 x 4 KiB at once is more than corosync's IPC queue takes: sends must wait (CS_ERR_TRY_AGAIN).
+    const r = await clients[0]!.call('sendMany', { count: 3000, size: 4096, tag: 'big' });
+    expect(Number(r.maxQueued)).toBeGreaterThan(0);
+    await Promise.all(clients.map((c) => c.call('waitDelivered', { count: start + 3000, timeoutMs: 30_000 })));
+    const list = ((await clients[2]!.call('deliveries', { from: start })).list as string[]).map((s) => Number(s.split(':')[3]));
+    expect(list).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+  });
+
   it('reads the nodelist and config_version from cmap', async () => {
     const r = await clients[1]!.call('nodelist');
     expect(r.configVersion).toBe(1);

@@ -79,12 +79,15 @@ async function handle(req: Req): Promise<Record<string, unknown>> {
       const size = Number(req.size ?? 0);
       const tag = String(req.tag ?? cpg?.nodeId);
       const sends: Promise<void>[] = [];
+      let maxQueued = 0;
       for (let i = 0; i < count; i++) {
         const text = `${tag}:${i}`;
         sends.push(c.send(Buffer.from(size > text.length ? text + ' '.repeat(size - text.length) : text, 'latin1')));
+        maxQueued = Math.max(maxQueued, c.queuedSends);
       }
       await Promise.all(sends);
-      return { sent: count };
+      // maxQueued > 0 means flow control (CS_ERR_TRY_AGAIN) held sends back.
+      return { sent: count, maxQueued };
     }
     case 'waitDelivered': {
       const count = Number(req.count);

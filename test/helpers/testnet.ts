@@ -197,7 +197,8 @@ function installExitHook(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       for (const net of [...live]) net.destroySync();
-      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+      // Our listener is gone now: re-raise so the default action (or the runner's own handler) applies.
+      process.kill(process.pid, sig);
     });
   }
 }
@@ -430,13 +431,17 @@ export class Testnet {
         clearTimeout(timer);
         res({ code: code ?? (signal ? -1 : 0), stdout, stderr });
       });
-      p.stdin.end(opts.input ?? '');
+      // A command that exits before reading its input must not crash us with EPIPE.
+      p.stdin.on('error', () => {});
+      if (opts.input) p.stdin.end(opts.input);
+      else p.stdin.end();
     });
   }
 
   /** Spawns a long-running client inside node `id`; it is killed by destroy(). */
   spawn(id: number, cmd: string, args: string[] = []): ChildProcess {
     const p = spawn(this.node(id).wrapper, [cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    p.stdin.on('error', () => {}); // EPIPE after the client died: the caller sees the exit instead
     this.clients.add(p);
     p.once('exit', () => this.clients.delete(p));
     return p;

@@ -195,6 +195,11 @@ class Cpg : public Conn<Cpg> {
                         InstanceMethod("finalize", &Cpg::FinalizeJs)});
   }
 
+  // Only reached when JS dropped a handle without finalize() after its connection died (a polled one stays referenced).
+  ~Cpg() override {
+    if (open_) cpg_finalize(handle_);
+  }
+
   explicit Cpg(const Napi::CallbackInfo& info) : Conn<Cpg>(info) {
     Napi::Env env = info.Env();
     cpg_model_v1_data_t model;
@@ -378,6 +383,10 @@ class Votequorum : public Conn<Votequorum> {
                         InstanceMethod("finalize", &Votequorum::FinalizeJs)});
   }
 
+  ~Votequorum() override {
+    if (open_) votequorum_finalize(handle_);
+  }
+
   explicit Votequorum(const Napi::CallbackInfo& info) : Conn<Votequorum>(info) {
     Napi::Env env = info.Env();
     votequorum_callbacks_t cb;
@@ -533,6 +542,10 @@ class Cmap : public Conn<Cmap> {
                         InstanceMethod("finalize", &Cmap::FinalizeJs)});
   }
 
+  ~Cmap() override {
+    if (open_) cmap_finalize(handle_);
+  }
+
   explicit Cmap(const Napi::CallbackInfo& info) : Conn<Cmap>(info) {
     Napi::Env env = info.Env();
     cs_error_t err = cmap_initialize(&handle_);
@@ -683,6 +696,10 @@ class Cfg : public Conn<Cfg> {
     return DefineClass(env, "Cfg",
                        {InstanceMethod("reload", &Cfg::Reload), InstanceMethod("localNodeId", &Cfg::LocalNodeId),
                         InstanceMethod("finalize", &Cfg::FinalizeJs)});
+  }
+
+  ~Cfg() override {
+    if (open_) corosync_cfg_finalize(handle_);
   }
 
   explicit Cfg(const Napi::CallbackInfo& info) : Conn<Cfg>(info) {
