@@ -24,8 +24,9 @@ export async function mountPoints(): Promise<{ point: string; fstype: string }[]
 export async function clearStaleMount(point: string, log: Logger): Promise<void> {
   const mounts = await mountPoints();
   if (!mounts.some((m) => m.point === point && m.fstype.startsWith('fuse'))) return;
-  // a live filesystem answers; a dead one says ENOTCONN (asked from a child process, never from here)
-  const alive = await run('stat', ['-c', '%i', point], { timeout: 3000 }).then(() => true, () => false);
+  // a live filesystem answers statfs (never cached by the kernel); a dead one says ENOTCONN. Asked from a child
+  // process, never from here.
+  const alive = await run('stat', ['-f', '-c', '%t', point], { timeout: 3000 }).then(() => true, () => false);
   if (alive) throw new Error(`${point} is already mounted by a running filesystem`);
   log.warn({ mount: point }, 'clearing a stale mount left by an earlier daemon');
   for (const cmd of [['fusermount3', '-uz', point], ['umount', '-l', point]]) {

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // pmxcfs: mounts the cluster configuration filesystem. Wiring only: flags, lock file, signals, detaching.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,7 +153,7 @@ async function main(): Promise<void> {
     failStart(`cannot create the node's directories: ${(err as Error).message}`);
   }
 
-  const backend = await createBackend(o.fuse, log);
+  const backend = await createBackend(o.fuse);
   try {
     await clearStaleMount(o.mount, log);
     mkdirSync(o.mount, { recursive: true });
@@ -164,6 +163,8 @@ async function main(): Promise<void> {
     lock?.release();
     failStart(`cannot mount ${o.mount}: ${(err as Error).message}`);
   }
+  const pidFile = resolve(o.runDir, 'pmxcfs.pid');
+  writeFileSync(pidFile, `${process.pid}\n`);
   log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
   tellParent('ready\n');
 
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
     }
     store!.close();
     lock?.release();
+    rmSync(pidFile, { force: true });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -139,7 +139,8 @@ export class Filesystem implements FsOps {
       size = 0;
     } else {
       mode = S_IFREG | ((priv ? 0o600 : 0o640) & ~ro);
-      size = this.handles.dirtyFor(node.inode)?.len ?? node.data!.length;
+      // the committed size: pending writes of an open handle are nobody's business until they commit
+      size = node.data!.length;
     }
     const t = node.inode === ROOT_INODE ? this.status.starttime : node.mtime;
     return { ino: toIno(node.inode), mode, nlink: node.children ? 2 : 1, uid: 0, gid: WWW_DATA_GID, size, mtime: t, atime: t, ctime: t };

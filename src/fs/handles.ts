@@ -21,8 +21,6 @@ export interface Handle {
 export class HandleTable {
   private readonly handles = new Map<number, Handle>();
   private next = 1;
-  /** inode -> number of handles holding pending writes (for getattr's size) */
-  private readonly dirtyByInode = new Map<number, Handle>();
 
   open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned'>): Handle {
     const h: Handle = { ...init, fh: this.next++, buf: null, len: 0, poisoned: 0 };
@@ -40,18 +38,12 @@ export class HandleTable {
     this.handles.delete(fh);
   }
 
-  /** The handle with pending writes for this store inode, if any (the writer's view of the size). */
-  dirtyFor(inode: number): Handle | undefined {
-    return this.dirtyByInode.get(inode);
-  }
-
   /** Starts buffering from `initial` (the committed content). */
   begin(h: Handle, initial: Buffer): void {
     if (h.buf) return;
     h.buf = Buffer.allocUnsafe(Math.max(4096, initial.length));
     initial.copy(h.buf);
     h.len = initial.length;
-    if (h.node) this.dirtyByInode.set(h.node.inode, h);
   }
 
   /** Writes into the pending content, zero-filling any gap. */
@@ -79,7 +71,6 @@ export class HandleTable {
     h.buf = null;
     h.len = 0;
     h.poisoned = 0;
-    if (h.node && this.dirtyByInode.get(h.node.inode) === h) this.dirtyByInode.delete(h.node.inode);
   }
 
   private reserve(h: Handle, size: number): void {

@@ -2,7 +2,7 @@
 // inodes through FsOps.lookup; handle-based calls use the handle, so an unlinked open file keeps working.
 import { createRequire } from 'node:module';
 import { E, FsError } from '../errors.js';
-import { ROOT_INO, type Backend, type Caller, type FsOps, type MountOptions, type Result } from './backend.js';
+import { ROOT_INO, type Attr, type Backend, type Caller, type FsOps, type MountOptions, type Result, type SetAttr } from './backend.js';
 
 const require = createRequire(import.meta.url);
 
@@ -71,19 +71,38 @@ export class FuseNativeBackend implements Backend {
       blocks: Math.ceil(a.size / 512),
     });
 
+    // libfuse 2 asks getattr after every setattr; a utime that released a lock removed the entry, so that one
+    // getattr is answered with the attributes the setattr returned.
+    let lastSet: { path: string; attr: Attr } | null = null;
+    const setattr = (path: string, ch: SetAttr, fh: number | undefined, cb: Cb) =>
+      settle(cb, () => {
+        const r = fs.setattr(ino(path), ch, fh, NOBODY);
+        const keep = (attr: Attr) => void (lastSet = { path, attr });
+        return r instanceof Promise ? r.then(keep) : keep(r);
+      }, () => []);
+    const getattr = (path: string, cb: Cb) => {
+      const last = lastSet;
+      lastSet = null;
+      settle(cb, () => {
+        try {
+          return fs.getattr(ino(path), NOBODY);
+        } catch (err) {
+          if (last?.path === path && err instanceof FsError && err.errno === E.ENOENT) return last.attr;
+          throw err;
+        }
+      }, (a) => [stat(a)]);
+    };
+
     const ops: Record<string, unknown> = {
-      getattr: (path: string, cb: Cb) => settle(cb, () => fs.getattr(ino(path), NOBODY), (a) => [stat(a)]),
-      fgetattr: (path: string, _fd: number, cb: Cb) => settle(cb, () => fs.getattr(ino(path), NOBODY), (a) => [stat(a)]),
+      getattr,
+      fgetattr: (path: string, _fd: number, cb: Cb) => getattr(path, cb),
       readlink: (path: string, cb: Cb) => settle(cb, () => fs.readlink(ino(path), NOBODY), (t) => [t]),
-      chmod: (path: string, mode: number, cb: Cb) => settle(cb, () => fs.setattr(ino(path), { mode }, undefined, NOBODY), () => []),
-      chown: (path: string, uid: number, gid: number, cb: Cb) =>
-        settle(cb, () => fs.setattr(ino(path), { uid: uid >>> 0, gid: gid >>> 0 }, undefined, NOBODY), () => []),
-      truncate: (path: string, size: number, cb: Cb) => settle(cb, () => fs.setattr(ino(path), { size }, undefined, NOBODY), () => []),
-      ftruncate: (path: string, fd: number, size: number, cb: Cb) =>
-        settle(cb, () => fs.setattr(ino(path), { size }, fd, NOBODY), () => []),
+      chmod: (path: string, mode: number, cb: Cb) => setattr(path, { mode }, undefined, cb),
+      chown: (path: string, uid: number, gid: number, cb: Cb) => setattr(path, { uid: uid >>> 0, gid: gid >>> 0 }, undefined, cb),
+      truncate: (path: string, size: number, cb: Cb) => setattr(path, { size }, undefined, cb),
+      ftruncate: (path: string, fd: number, size: number, cb: Cb) => setattr(path, { size }, fd, cb),
       // fuse-native passes atime for both times (its own bug); utime(0,0) and touch set both alike
-      utimens: (path: string, atime: number, _mtime: number, cb: Cb) =>
-        settle(cb, () => fs.setattr(ino(path), { mtime: Math.floor(atime / 1000) }, undefined, NOBODY), () => []),
+      utimens: (path: string, atime: number, _mtime: number, cb: Cb) => setattr(path, { mtime: Math.floor(atime / 1000) }, undefined, cb),
       mknod: (path: string, mode: number, _dev: number, cb: Cb) =>
         settle(cb, () => { const [p, n] = parentOf(path); return fs.mknod(p, n, mode, NOBODY); }, () => []),
       mkdir: (path: string, mode: number, cb: Cb) =>
@@ -126,7 +145,9 @@ export class FuseNativeBackend implements Backend {
     };
 
     // fuse-native has no switches for these: libfuse 2 reads them from the option list that follows fsname.
-    const fsname = `${opts.fsname},hard_remove,big_writes,atomic_o_trunc`;
+    // No kernel caching at all (direct_io, zero timeouts): this backend has no invalidation, and a writer's pages
+    // in the page cache would show other readers content that was not committed.
+    const fsname = `${opts.fsname},hard_remove,big_writes,atomic_o_trunc,direct_io,attr_timeout=0,entry_timeout=0,negative_timeout=0`;
     const fuse = new Fuse(opts.mountpoint, ops, {
       fsname,
       allowOther: opts.allowOther,

@@ -55,12 +55,15 @@ function checkRoomForEntry(store: Store): void {
   if (store.tree.count + 1 > store.limits.maxEntries) refuse(E.ENOSPC);
 }
 
-/** A VM config may only exist once cluster-wide; `self` is the entry being renamed (allowed to move). */
-function checkVmid(store: Store, path: string, self?: Node): void {
+/**
+ * A VM config may only exist once cluster-wide. `self` is the entry being renamed (allowed to move) and `replaced`
+ * the config it replaces (writing a temp file and renaming it over the config is how tools edit it).
+ */
+function checkVmid(store: Store, path: string, self?: Node, replaced?: Node): void {
   const g = guestOfPath(path);
   if (!g) return;
   const existing = scanGuests(store.tree).get(g.vmid);
-  if (existing && existing.inode !== self?.inode) refuse(E.EEXIST);
+  if (existing && existing.inode !== self?.inode && existing.inode !== replaced?.inode) refuse(E.EEXIST);
 }
 
 function collectSubtree(node: Node, out: Node[]): void {
@@ -146,7 +149,7 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
             if (target.children!.size > 0) refuse(E.ENOTEMPTY);
           } else if (target.children) refuse(E.EISDIR);
         }
-        if (!src!.children) checkVmid(store, op.to, src!);
+        if (!src!.children) checkVmid(store, op.to, src!, target);
         const srcDir = tree.get(src!.parent)!;
         if (target) changes.push({ del: target.inode });
         inode = src!.inode;

@@ -31,7 +31,9 @@ export class TreeDb {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
-    this.db
+    // only a new, empty database gets the version row; an existing one without it is damaged (checked at load)
+    const empty = this.db.prepare(`SELECT count(*) AS n FROM tree`).get() as { n: number };
+    if (empty.n === 0) this.db
       .prepare(
         `INSERT OR IGNORE INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, 0, 0, 0, ?, ?, NULL)`,
       )
