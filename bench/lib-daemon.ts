@@ -29,7 +29,10 @@ export function repoRoot(): string {
 }
 
 export const ROOT = repoRoot();
-export const DAEMON_JS = join(ROOT, 'dist', 'src', 'cli', 'pmxcfs.js');
+/** dist/src/cli/pmxcfs.js while tsconfig's rootDir is "."; dist/cli/pmxcfs.js (package.json "bin") otherwise */
+export const DAEMON_JS =
+  [join(ROOT, 'dist', 'src', 'cli', 'pmxcfs.js'), join(ROOT, 'dist', 'cli', 'pmxcfs.js')].find((p) => existsSync(p)) ??
+  join(ROOT, 'dist', 'src', 'cli', 'pmxcfs.js');
 
 /** Backends to exercise: fuse-native always, native when its addon has been built. */
 export function availableBackends(): string[] {
@@ -77,15 +80,21 @@ function unescapeMountinfo(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** Is `mnt` a mount point right now (per /proc/self/mountinfo)? */
-export function isMounted(mnt: string): boolean {
+/** Mount ids (first field of /proc/self/mountinfo) of the mounts on `mnt`, oldest first. */
+export function mountIds(mnt: string): string[] {
   const abs = resolve(mnt);
   const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  const out: string[] = [];
   for (const line of info.split('\n')) {
     const f = line.split(' ');
-    if (f.length > 4 && unescapeMountinfo(f[4]!) === abs) return true;
+    if (f.length > 4 && unescapeMountinfo(f[4]!) === abs) out.push(f[0]!);
   }
-  return false;
+  return out;
+}
+
+/** Is `mnt` a mount point right now (per /proc/self/mountinfo)? */
+export function isMounted(mnt: string): boolean {
+  return mountIds(mnt).length > 0;
 }
 
 /** Lazy-unmount `mnt` while it is mounted (stale mounts of killed daemons included). */
@@ -310,9 +319,12 @@ function readText(p: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Does the mount answer a stat from a child process? */
+/**
+ * Does the mount answer, from a child process? A listing, not just a stat: a dead FUSE connection can still
+ * answer a stat of its root from the kernel's attribute cache, but an opendir always reaches the daemon.
+ */
 export async function mountAnswers(mnt: string): Promise<boolean> {
-  const r = await run(['stat', '-c', '%i', mnt], { timeout: 3000 });
+  const r = await run(['ls', '-a', mnt], { timeout: 3000 });
   return r.code === 0;
 }
 
@@ -330,6 +342,7 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
 /** Start the daemon in the foreground and wait (bounded) until the mount answers. */
 export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   if (!existsSync(DAEMON_JS)) throw new Error(`${DAEMON_JS} missing: run \`npx tsc -p .\` first`);
+  // a stale mount of a killed daemon may still be there: only a listing that works proves the new daemon serves
   const dp = spawnDaemon(opts);
   const { child, paths } = dp;
   const deadline = Date.now() + (opts.timeout ?? 10_000);

@@ -58,6 +58,7 @@ print(subprocess.run(['cat', p], capture_output=True).stdout)
 import subprocess
 p = ${JSON.stringify(d.mnt + '/concurrent.cfg')}
 SIZE = ${size}
+FLAG = ${JSON.stringify(d.dir + '/concurrent.done')}
 print(W(p, b'0' * SIZE))
 reader = subprocess.Popen([sys.executable, '-c', '''
 import os, sys
@@ -73,7 +74,7 @@ while not os.path.exists(sys.argv[3]):
     else:
         seen.add(data[:1].decode())
 print("reads", reads > 0, "bad", bad, "versions", len(seen) > 1, flush=True)
-''', p, str(SIZE), p + '.done-flag-outside'.replace(${JSON.stringify(d.mnt)}, ${JSON.stringify(d.dir)})], stdout=subprocess.PIPE, text=True)
+''', p, str(SIZE), FLAG], stdout=subprocess.PIPE, text=True)
 for v in range(1, 13):
     fd = os.open(p, os.O_WRONLY|os.O_TRUNC)
     chunk = str(v % 10).encode() * 512
@@ -81,7 +82,7 @@ for v in range(1, 13):
         os.write(fd, chunk)
     os.close(fd)
     time.sleep(0.02)
-open(p.replace(${JSON.stringify(d.mnt)}, ${JSON.stringify(d.dir)}) + '.done-flag-outside', 'w').close()
+open(FLAG, 'w').close()
 out, _ = reader.communicate(timeout=60)
 print(out.strip())
 final = R(p)

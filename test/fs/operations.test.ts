@@ -36,7 +36,7 @@ describe.each(BACKENDS)('operations (%s)', (backend) => {
       const dir = await fresh();
       const f = `${d.mnt}/${dir}/user.cfg`;
       expect((await d.sh(`printf 'user:root@pam:1:0:::\\n' > ${f}`)).code).toBe(0);
-      const r = await d.sh(`vim -i NONE -es -c 'set writebackup backup backupdir=. backupcopy=auto' -c '$put =\"user:alice@pve:1:0:::\"' -c 'wq' ${f}`);
+      const r = await d.sh(`vim -i NONE -es -c 'set writebackup backup backupdir=. backupcopy=auto' -c 'call append(\"$\", \"user:alice@pve:1:0:::\")' -c 'wq' ${f}`);
       expect(r.code, r.stderr + r.stdout).toBe(0);
       const after = await d.sh(`cat ${f}`);
       expect(after.stdout).toBe('user:root@pam:1:0:::\nuser:alice@pve:1:0:::\n');

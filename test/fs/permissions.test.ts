@@ -134,7 +134,7 @@ print(E(R, 'nodes/pve1/priv/pve-ssl.key'))
   });
 
   it('root reads and writes priv/', async () => {
-    const r = await d.sh(`cd ${d.mnt} && cat priv/authkey.key && echo more >> priv/authkey.key && cat priv/authkey.key && ls priv/acme nodes/pve1/priv`);
+    const r = await d.sh(`cd ${d.mnt} && cat priv/authkey.key && echo more >> priv/authkey.key && cat priv/authkey.key && ls priv/acme && ls nodes/pve1/priv`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('secret\nsecret\nmore\nkey\npve-ssl.key\nsub\n');
   });

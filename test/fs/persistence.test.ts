@@ -109,6 +109,9 @@ while True:
     if ((await within(writerExit, 10_000)) === undefined) writer.kill('SIGKILL');
     await writerExit;
     const ackedNow = new Set(acked);
+    // Let the kernel's cached attributes of the dead mount expire (1 s) so that this test checks the data; starting
+    // at once after the kill is cli.test.ts's "after SIGKILL the next start clears the stale mount".
+    await new Promise((r) => setTimeout(r, 1500));
     // the mount is stale now ("Transport endpoint is not connected") unless auto_unmount cleared it; the next
     // start must clear it either way
     const d2 = await startDaemon({ backend, dir: d.dir });
