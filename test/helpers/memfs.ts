@@ -61,6 +61,17 @@ export interface OpLog {
 
 const now = (): number => Math.floor(Date.now() / 1000);
 
+/** FsError without a stack trace: capturing one costs microseconds per negative LOOKUP, which is not the backend's. */
+function fail(errno: number, message?: string): FsError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new FsError(errno, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 export class MemFs implements FsOps {
   private readonly nodes = new Map<number, Node>();
   private readonly handles = new Map<number, Handle>();
@@ -96,7 +107,7 @@ export class MemFs implements FsOps {
     for (const part of path.split('/').filter(Boolean)) {
       const n = this.node(ino);
       const c = n.children?.get(part);
-      if (c === undefined) throw new FsError(ENOENT, path);
+      if (c === undefined) throw fail(ENOENT, path);
       ino = c;
     }
     return ino;
@@ -145,20 +156,20 @@ export class MemFs implements FsOps {
 
   private node(ino: number): Node {
     const n = this.nodes.get(ino);
-    if (!n) throw new FsError(ENOENT);
+    if (!n) throw fail(ENOENT);
     return n;
   }
 
   private dir(ino: number): Node {
     const n = this.node(ino);
-    if (!n.children) throw new FsError(ENOTDIR);
+    if (!n.children) throw fail(ENOTDIR);
     return n;
   }
 
   private add(parent: number, name: string, mode: number, target = ''): Node {
     const p = this.dir(parent);
-    if (p.children!.has(name)) throw new FsError(EEXIST);
-    if (name.length > 255) throw new FsError(36);
+    if (p.children!.has(name)) throw fail(EEXIST);
+    if (name.length > 255) throw fail(36);
     const t = now();
     const isDir = (mode & 0o170000) === S_IFDIR;
     const n: Node = {
@@ -213,7 +224,7 @@ export class MemFs implements FsOps {
 
   private handle(fh: number): Handle {
     const h = this.handles.get(fh);
-    if (!h) throw new FsError(EBADF);
+    if (!h) throw fail(EBADF);
     return h;
   }
 
@@ -223,7 +234,7 @@ export class MemFs implements FsOps {
     return this.out(() => {
       this.rec('lookup', parent);
       const c = this.dir(parent).children!.get(name);
-      if (c === undefined) throw new FsError(ENOENT);
+      if (c === undefined) throw fail(ENOENT);
       return this.entry(this.node(c));
     });
   }
@@ -239,7 +250,7 @@ export class MemFs implements FsOps {
     return this.out(() => {
       const n = this.node(ino);
       if (ch.size !== undefined) {
-        if (n.children) throw new FsError(EISDIR);
+        if (n.children) throw fail(EISDIR);
         if (fh !== undefined) {
           const h = this.handle(fh);
           const cur = h.buf ?? n.data;
@@ -265,14 +276,14 @@ export class MemFs implements FsOps {
   readlink(ino: number): Result<string> {
     return this.out(() => {
       const n = this.node(ino);
-      if (!n.target) throw new FsError(EINVAL);
+      if (!n.target) throw fail(EINVAL);
       return n.target;
     });
   }
 
   mknod(parent: number, name: string, mode: number): Result<Entry> {
     return this.out(() => {
-      if ((mode & 0o170000) !== S_IFREG) throw new FsError(ENOSYS);
+      if ((mode & 0o170000) !== S_IFREG) throw fail(ENOSYS);
       return this.entry(this.add(parent, name, mode));
     });
   }
@@ -285,9 +296,9 @@ export class MemFs implements FsOps {
     return this.out(() => {
       const p = this.dir(parent);
       const c = p.children!.get(name);
-      if (c === undefined) throw new FsError(ENOENT);
-      if (this.node(c).children) throw new FsError(EISDIR);
-      if (name.startsWith('.fuse_hidden')) throw new FsError(EPERM);
+      if (c === undefined) throw fail(ENOENT);
+      if (this.node(c).children) throw fail(EISDIR);
+      if (name.startsWith('.fuse_hidden')) throw fail(EPERM);
       p.children!.delete(name);
       this.node(c).nlink = 0;
       p.mtime = now();
@@ -299,9 +310,9 @@ export class MemFs implements FsOps {
     return this.out(() => {
       const p = this.dir(parent);
       const c = p.children!.get(name);
-      if (c === undefined) throw new FsError(ENOENT);
+      if (c === undefined) throw fail(ENOENT);
       const n = this.dir(c);
-      if (n.children!.size) throw new FsError(ENOTEMPTY);
+      if (n.children!.size) throw fail(ENOTEMPTY);
       p.children!.delete(name);
       p.nlink--;
       this.nodes.delete(c);
@@ -315,15 +326,15 @@ export class MemFs implements FsOps {
 
   rename(parent: number, name: string, newParent: number, newName: string, flags: number): Result<void> {
     return this.out(() => {
-      if (flags) throw new FsError(EINVAL);
+      if (flags) throw fail(EINVAL);
       const p = this.dir(parent);
       const q = this.dir(newParent);
       const c = p.children!.get(name);
-      if (c === undefined) throw new FsError(ENOENT);
+      if (c === undefined) throw fail(ENOENT);
       const old = q.children!.get(newName);
       if (old !== undefined) {
         const o = this.node(old);
-        if (o.children && o.children.size) throw new FsError(ENOTEMPTY);
+        if (o.children && o.children.size) throw fail(ENOTEMPTY);
         o.nlink = 0;
       }
       this.rec(`rename:${name}:${newName}`, parent);
@@ -335,7 +346,7 @@ export class MemFs implements FsOps {
   }
 
   link(): Result<Entry> {
-    throw new FsError(EPERM);
+    throw fail(EPERM);
   }
 
   open(ino: number, flags: number): Result<OpenReply> {
@@ -343,7 +354,7 @@ export class MemFs implements FsOps {
     if (hooked !== undefined) return hooked;
     return this.out(() => {
       const n = this.node(ino);
-      if (n.children) throw new FsError(EISDIR);
+      if (n.children) throw fail(EISDIR);
       const fh = this.nextFh++;
       const h: Handle = { ino, buf: null, dirty: false, append: (flags & O_APPEND) !== 0, own: null };
       if (flags & O_TRUNC && (flags & O_ACCMODE) !== 0) {
@@ -454,7 +465,7 @@ export class MemFs implements FsOps {
   }
 
   getxattr(_ino: number, name: string): Result<Buffer> {
-    throw new FsError(name.startsWith('security.') ? ENODATA : ENOTSUP);
+    throw fail(name.startsWith('security.') ? ENODATA : ENOTSUP);
   }
 
   onInvalidate(cb: ((inv: Invalidation) => void | Promise<void>) | null): void {
