@@ -216,14 +216,21 @@ export class NativeBackend implements Backend {
     session.mount(opts.mountpoint, args, this.nopts.maxWrite ?? 1 << 20, typeof ops.forget === 'function',
       this.nopts.flush ?? true);
     this.session = session;
+    // A process exiting without unmount() would leave "Transport endpoint is not connected" behind.
+    process.on('exit', this.onExit);
     ops.onInvalidate(this.invalidate);
     this.maxWrite = await ready;
   }
+
+  private readonly onExit = (): void => {
+    this.session?.close();
+  };
 
   async unmount(): Promise<void> {
     const s = this.session;
     if (!s) return;
     this.session = null;
+    process.off('exit', this.onExit);
     this.ops?.onInvalidate(null);
     s.close();
     this.deferred.clear();

@@ -101,6 +101,28 @@ describe('native backend requests', () => {
     await m.backend.unmount(); // twice is fine
   });
 
+  it('unmount does not hang while an invalidation waits in the kernel for a pending READ', async () => {
+    m = await mountMem({ entryTimeout: 600, attrTimeout: 600, keepCache: true });
+    await sh(`echo data > ${m.dir}/f`);
+    const ino = m.fs.resolve('f');
+    let held = 0;
+    m.fs.readHook = () => {
+      held++;
+      return new Promise<Buffer>(() => undefined);
+    };
+    const cat = spawnChild('cat', [`${m.dir}/f`]);
+    await until(() => held === 1);
+    // bypass the backend's gate on purpose: the notifier thread blocks on the page the READ keeps locked
+    const session = (m.backend as unknown as { session: { notify(t: number, k: 0, i: number, o: number, l: number): boolean } })
+      .session;
+    expect(session.notify(999, 0, ino, 0, 0)).toBe(true);
+    // the event loop is not blocked
+    expect((await sh(`ls ${m.dir}`)).stdout).toBe('f\n');
+    await m.backend.unmount();
+    expect((await exited(cat)).code).not.toBe(0);
+    expect(await isMounted(m.dir)).toBe(false);
+  });
+
   it('survives a lazy unmount from outside with requests pending, then notices the disconnect', async () => {
     m = await mountMem();
     await sh(`echo data > ${m.dir}/slow`);

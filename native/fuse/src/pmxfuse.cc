@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -130,6 +131,8 @@ class Session : public Napi::ObjectWrap<Session> {
   std::deque<Notice> queue_;
   std::vector<std::pair<double, int>> done_;
   bool stop_ = false;
+  std::atomic<bool> notifying_{false};
+  bool draining_ = false;   // shutting down: answer EIO without calling JS
 };
 
 inline Session* S(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
@@ -165,6 +168,17 @@ uint32_t Session::Begin(fuse_req_t req, int op, fuse_ino_t ino) {
 }
 
 void Session::Call(uint32_t idx, const char* s1, const char* s2) {
+  if (draining_) {
+    if (idx != UINT32_MAX && idx < slots_.size() && slots_[idx].req) {
+      fuse_req_t req = slots_[idx].req;
+      slots_[idx].req = nullptr;
+      slots_[idx].gen++;
+      free_.push_back(idx);
+      pending_--;
+      fuse_reply_err(req, EIO);
+    }
+    return;
+  }
   napi_value argv[2];
   size_t argc = 0;
   if (s1) napi_create_string_utf8(env_, s1, NAPI_AUTO_LENGTH, &argv[argc++]);
@@ -634,10 +648,12 @@ void Session::NotifierLoop() {
       if (stop_) return;
       n = std::move(queue_.front());
       queue_.pop_front();
+      notifying_ = true;  // under the lock: Shutdown either sees it or the thread sees stop_
     }
     // May block until the kernel's pending READ/LOOKUP on this inode is answered by the event loop.
     int r = n.entry ? fuse_lowlevel_notify_inval_entry(se_, n.ino, n.name.c_str(), n.name.size())
                     : fuse_lowlevel_notify_inval_inode(se_, n.ino, n.off, n.len);
+    notifying_ = false;
     {
       std::lock_guard<std::mutex> lk(mu_);
       done_.emplace_back(n.token, r);
@@ -695,11 +711,24 @@ void Session::Shutdown() {
     fuse_reply_err(req, EIO);
   }
   pending_ = 0;
-  // Closes the fd first (aborting the connection, which also frees a notifier blocked in the kernel), then
-  // detaches the mount (MNT_DETACH as root, no helper process).
+  if (notifier_.joinable()) {
+    // The notifier may be blocked in the kernel on a request still queued in /dev/fuse: keep answering (EIO, without
+    // JS) until it returns. Closing the fd would not help: its in-flight write holds the file open.
+    draining_ = true;
+    int fd = fuse_session_fd(se_);
+    while (notifying_) {
+      struct pollfd p = {fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int res = fuse_session_receive_buf(se_, &buf_);
+      if (res == -EAGAIN || res == -EINTR) continue;
+      if (res <= 0) break;  // connection gone: the kernel ended the notifier's wait too
+      fuse_session_process_buf(se_, &buf_);
+    }
+    notifier_.join();
+  }
+  // Closes the fd (the kernel aborts the connection), then detaches the mount (MNT_DETACH as root, no helper).
   fuse_session_unmount(se_);
   if (dead_) umount2(mountpoint_.c_str(), MNT_DETACH);  // after `umount -f` libfuse skips it: the mount would linger
-  if (notifier_.joinable()) notifier_.join();
   fuse_session_destroy(se_);
   se_ = nullptr;
   if (async_) {
