@@ -1,8 +1,8 @@
 // Benchmark of the native FUSE backend alone, over the in-memory FsOps of the tests (test/helpers/memfs.ts).
 //
-//   npx tsc -p . && node dist/bench/native-fuse-bench.js [--runs 5] [--n 2000] [--no-flush] [--prof DIR]
+//   npx tsc -p . && node dist/bench/native-fuse-bench.js [--runs 5] [--n 2000] [--cpu 0] [--no-flush] [--prof DIR]
 //
-// For each regime (unpinned; daemon and client pinned with `taskset -c 0`) it starts the daemon in a child process,
+// For each regime (unpinned; daemon and client pinned together with `taskset -c CPU`, default 0) it starts the daemon in a child process,
 // runs the client (bench/native-fuse-client.ts, another process) `runs` times and prints the medians, next to tmpfs
 // measured by the same client. --prof writes a V8 CPU profile of the daemon (node --cpu-prof).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +32,8 @@ if (args[0] === '--serve') {
   await main();
 }
 
+const CPU = opt('--cpu', '0');
+
 type Result = Record<'create' | 'read' | 'stat' | 'rename' | 'readdirMs' | 'bigWriteMs', number>;
 
 function wait(child: ChildProcess): Promise<string> {
@@ -44,7 +46,7 @@ function wait(child: ChildProcess): Promise<string> {
 
 async function client(pin: boolean, dir: string, tag: string, n: number): Promise<Result> {
   const cmd = [process.execPath, join(here, 'native-fuse-client.js'), dir, tag, String(n)];
-  const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', '0', ...cmd] : cmd.slice(1), {
+  const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', CPU, ...cmd] : cmd.slice(1), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return JSON.parse(await wait(child)) as Result;
@@ -54,7 +56,7 @@ async function daemon(pin: boolean, dir: string): Promise<ChildProcess> {
   const extra = args.includes('--no-flush') ? ['--no-flush'] : [];
   const prof = args.includes('--prof') ? [`--cpu-prof`, `--cpu-prof-dir=${opt('--prof', '.')}`] : [];
   const cmd = [process.execPath, ...prof, fileURLToPath(import.meta.url), '--serve', dir, ...extra];
-  const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', '0', ...cmd] : cmd.slice(1), {
+  const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', CPU, ...cmd] : cmd.slice(1), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|',
   ];
   for (const pin of [false, true]) {
-    const regime = pin ? 'pinned (taskset -c 0)' : 'unpinned';
+    const regime = pin ? `pinned (taskset -c ${CPU})` : 'unpinned';
     const shm = await mkdtemp(join('/dev/shm', 'pmxfuse-bench-'));
     const t: Result[] = [];
     for (let i = 0; i < runs; i++) t.push(await client(pin, shm, `run${i}`, n));
