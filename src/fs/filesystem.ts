@@ -1,7 +1,7 @@
 // The filesystem as the kernel sees it: FUSE operations mapped to reads of the store and to Ops handed to the
 // Committer. Modes, ownership, the symlinks and generated files of the root, locks and write buffering live here;
 // the rules about what a change may do live in ops/apply.
-import { constants as C } from 'node:fs';
+import { constants as C, readFileSync } from 'node:fs';
 import type { Committer } from '../cluster/committer.js';
 import { E, FsError, fail } from '../errors.js';
 import type {
@@ -55,6 +55,23 @@ export interface FilesystemOptions {
 }
 
 const now = (): number => Math.floor(Date.now() / 1000);
+
+/** The thread group (process) of a thread id, from /proc (never our own mount); undefined once it is gone. */
+function tgid(tid: number): number | undefined {
+  try {
+    const m = /^Tgid:\s*(\d+)/m.exec(readFileSync(`/proc/${tid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** FUSE reports the calling thread; threads of one process share its descriptors. 0 means unknown: assume same. */
+function sameProcess(a: number, b: number): boolean {
+  if (a === b || a === 0 || b === 0) return true;
+  const ta = tgid(a);
+  return ta === undefined || ta === tgid(b);
+}
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v, null, 1) + '\n');
 
 export class Filesystem implements FsOps {
@@ -354,19 +371,19 @@ export class Filesystem implements FsOps {
     return this.commit({ kind: 'rename', from, to: this.pathIn(toDir, newName), mtime: now() }, () => undefined);
   }
 
-  open(ino: number, flags: number, _caller: Caller): Result<OpenReply> {
+  open(ino: number, flags: number, caller: Caller): Result<OpenReply> {
     const writable = (flags & O_ACCMODE) !== C.O_RDONLY;
     const v = this.virtualByIno.get(ino);
     if (v) {
       if (v.kind !== 'generated') fail(E.ELOOP);
       if (writable && !v.writable) fail(E.EACCES);
-      const h = this.handles.open({ node: null, generated: v.name, snapshot: v.content!(), writable, append: false });
+      const h = this.handles.open({ node: null, generated: v.name, base: v.content!(), pid: caller.pid, writable, append: false });
       return { fh: h.fh, directIo: true, keepCache: false };
     }
     const node = this.node(ino);
     if (node.children) fail(E.EISDIR);
     if (writable && !this.committer.quorate()) fail(E.EACCES);
-    const h = this.handles.open({ node, generated: null, snapshot: null, writable, append: (flags & C.O_APPEND) !== 0 });
+    const h = this.handles.open({ node, generated: null, base: node.data!, pid: caller.pid, writable, append: (flags & C.O_APPEND) !== 0 });
     if (writable && flags & C.O_TRUNC) {
       // truncation at open is part of the handle's one change (atomic_o_trunc)
       this.handles.begin(h, Buffer.alloc(0));
@@ -399,7 +416,7 @@ export class Filesystem implements FsOps {
 
   read(_ino: number, fh: number, size: number, offset: number, _caller: Caller): Result<Buffer> {
     const h = this.handle(fh);
-    const [src, len] = h.buf ? [h.buf, h.len] : h.snapshot ? [h.snapshot, h.snapshot.length] : [h.node!.data!, h.node!.data!.length];
+    const [src, len] = h.buf ? [h.buf, h.len] : [h.base, h.base.length];
     if (offset >= len) return Buffer.alloc(0);
     // a copy: the stored Buffer may be replaced while the kernel still holds the reply
     return Buffer.from(src.subarray(offset, Math.min(len, offset + size)));
@@ -449,11 +466,20 @@ export class Filesystem implements FsOps {
     }
     const data = this.handles.pending(h);
     this.handles.clean(h);
-    return this.commit({ kind: 'write', path: this.store.tree.pathOf(node), data, mtime: now() }, () => undefined);
+    return this.commit({ kind: 'write', path: this.store.tree.pathOf(node), data, mtime: now() }, () => {
+      h.base = node.data!;
+    });
   }
 
-  flush(_ino: number, fh: number, _caller: Caller): Result<void> {
-    return this.commitHandle(this.handle(fh));
+  /**
+   * FLUSH comes with every close() of any copy of the descriptor: a shell's close after dup2 (before anything was
+   * written), the close-on-exec of a forked child. The opener's close after it wrote commits and reports the
+   * commit's error; other closes leave the pending change to a later flush, fsync or release.
+   */
+  flush(_ino: number, fh: number, caller: Caller): Result<void> {
+    const h = this.handle(fh);
+    if (!h.poisoned && (!h.wrote || !sameProcess(h.pid, caller.pid))) return;
+    return this.commitHandle(h);
   }
 
   fsync(_ino: number, fh: number, _datasync: boolean, _caller: Caller): Result<void> {

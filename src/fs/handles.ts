@@ -6,9 +6,15 @@ export interface Handle {
   fh: number;
   /** the stored entry (kept even after unlink: reads of an unlinked open file still work) */
   node: Node | null;
-  /** generated file: the name, and its content snapshot taken at open */
+  /** generated file: its name */
   generated: string | null;
-  snapshot: Buffer | null;
+  /**
+   * What reads through this handle see while it has no pending writes: the content at open (or at this handle's
+   * last commit). Committed Buffers are never modified, so a reader reading in chunks never mixes two versions.
+   */
+  base: Buffer;
+  /** the process that opened it: only its own close() commits at flush (a forked child closing its copy does not) */
+  pid: number;
   writable: boolean;
   append: boolean;
   /** pending content (valid bytes: `len`); null while nothing was written through this handle */
@@ -16,14 +22,16 @@ export interface Handle {
   len: number;
   /** a write went past a limit: the next flush reports it and nothing is committed */
   poisoned: number;
+  /** write() was called since the last commit (a truncation alone waits for release) */
+  wrote: boolean;
 }
 
 export class HandleTable {
   private readonly handles = new Map<number, Handle>();
   private next = 1;
 
-  open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned'>): Handle {
-    const h: Handle = { ...init, fh: this.next++, buf: null, len: 0, poisoned: 0 };
+  open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned' | 'wrote'>): Handle {
+    const h: Handle = { ...init, fh: this.next++, buf: null, len: 0, poisoned: 0, wrote: false };
     this.handles.set(h.fh, h);
     return h;
   }
@@ -53,6 +61,7 @@ export class HandleTable {
     if (offset > h.len) h.buf!.fill(0, h.len, offset);
     data.copy(h.buf!, offset);
     if (end > h.len) h.len = end;
+    h.wrote = true;
   }
 
   truncate(h: Handle, size: number): void {
@@ -71,6 +80,7 @@ export class HandleTable {
     h.buf = null;
     h.len = 0;
     h.poisoned = 0;
+    h.wrote = false;
   }
 
   private reserve(h: Handle, size: number): void {
