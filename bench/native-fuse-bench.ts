@@ -18,6 +18,8 @@ const opt = (name: string, def: string): string => {
   return i >= 0 ? args[i + 1]! : def;
 };
 
+const CPU = opt('--cpu', '0');
+
 if (args[0] === '--serve') {
   // daemon mode: mount, say "ready", serve until SIGTERM
   const { NativeBackend } = await import('../src/fuse/native.js');
@@ -31,8 +33,6 @@ if (args[0] === '--serve') {
 } else {
   await main();
 }
-
-const CPU = opt('--cpu', '0');
 
 type Result = Record<'create' | 'read' | 'stat' | 'rename' | 'readdirMs' | 'bigWriteMs', number>;
 
