@@ -1,7 +1,8 @@
 // Writes are buffered per open handle and committed as one change: readers never see half a file; files the kernel
 // hides (.fuse_hidden*) are never stored (docs/FILESYSTEM.md "Operations", "Limits").
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { autoCleanup, BACKENDS, readTree, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { autoCleanup, BACKENDS, PYTHON, readTree, startDaemon, type Daemon } from '../helpers/daemon.js';
 
 autoCleanup('all');
 
@@ -15,24 +16,73 @@ describe.each(BACKENDS)('consistency (%s)', (backend) => {
   });
 
   it('while a handle is being written, other readers see the old content; after close, the new', async () => {
+    // The writer is a separate process that pauses with its handle open; the readers are unrelated processes
+    // (not forked from the writer, so no inherited descriptor is closed behind its back).
+    const p = d.mnt + '/buffered.cfg';
+    expect((await d.py(`print(W(${JSON.stringify(p)}, 'old content\\n'))`)).stdout).toBe('OK\n');
+    const writer = spawn(
+      PYTHON,
+      [
+        '-c',
+        `
+import os, sys
+fd = os.open(${JSON.stringify(p)}, os.O_WRONLY|os.O_TRUNC)
+os.write(fd, b'new content, first half ')
+print('half', flush=True); sys.stdin.readline()
+os.write(fd, b'second half\\n')
+print('full', flush=True); sys.stdin.readline()
+os.close(fd)
+print('closed', flush=True)
+`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const lines: string[] = [];
+    let buf = '';
+    const waiters: (() => void)[] = [];
+    writer.stdout.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+      waiters.splice(0).forEach((w) => w());
+    });
+    const waitFor = async (line: string) => {
+      const end = Date.now() + 20_000;
+      while (!lines.includes(line) && Date.now() < end) await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 200); });
+      expect(lines).toContain(line);
+    };
+    try {
+      await waitFor('half');
+      expect((await d.sh(`cat ${p}`)).stdout).toBe('old content\n');
+      writer.stdin.write('\n');
+      await waitFor('full');
+      expect((await d.sh(`cat ${p}`)).stdout).toBe('old content\n');
+      writer.stdin.write('\n');
+      await waitFor('closed');
+      expect((await d.sh(`cat ${p}`)).stdout).toBe('new content, first half second half\n');
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
+
+  it('a child forked by the writer that closes the inherited descriptor does not commit half a file', async () => {
+    // e.g. a shell that runs a command while holding a redirection open; the child's close() sends FLUSH
     const r = await d.py(`
 import subprocess
-p = ${JSON.stringify(d.mnt + '/buffered.cfg')}
-print(W(p, 'old content\\n'))
+p = ${JSON.stringify(d.mnt + '/forked.cfg')}
+print(W(p, 'old\\n'))
 fd = os.open(p, os.O_WRONLY|os.O_TRUNC)
-os.write(fd, b'new content, first half ')
-other = subprocess.run(['cat', p], capture_output=True).stdout
-print(other)
-os.write(fd, b'second half\\n')
-other2 = subprocess.run(['cat', p], capture_output=True).stdout
-print(other2)
-os.close(fd)
+os.write(fd, b'new, first half ')
 print(subprocess.run(['cat', p], capture_output=True).stdout)
+print(subprocess.run(['true'], pass_fds=(fd,)).returncode)
+print(subprocess.run(['cat', p], capture_output=True).stdout)
+os.write(fd, b'second half\\n')
+os.close(fd)
+print(R(p))
 `);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(
-      "OK\nb'old content\\n'\nb'old content\\n'\nb'new content, first half second half\\n'\n",
-    );
+    expect(r.stdout).toBe("OK\nb'old\\n'\n0\nb'old\\n'\nb'new, first half second half\\n'\n");
   });
 
   it('fsync commits what the handle wrote so far; the rest commits at close', async () => {
