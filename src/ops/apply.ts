@@ -143,6 +143,8 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         if (target === src) return { errno: 0, inode: src!.inode };
         checkNewName(store, name);
         if (src!.children && tree.isWithin(dir, src!)) refuse(E.EINVAL);
+        // like the original: a directory moves only while empty
+        if (src!.children && src!.children.size > 0) refuse(E.ENOTEMPTY);
         if (target) {
           if (src!.children) {
             if (!target.children) refuse(E.ENOTDIR);
@@ -153,7 +155,8 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         const srcDir = tree.get(src!.parent)!;
         if (target) changes.push({ del: target.inode });
         inode = src!.inode;
-        changes.push({ put: { ...rowOf(src!), parent: dir.inode, name, version, writer, mtime: op.mtime } });
+        // a rename changes where the entry is, not its content: its mtime stays
+        changes.push({ put: { ...rowOf(src!), parent: dir.inode, name, version, writer } });
         changes.push(...touchDir(srcDir, version, writer, op.mtime));
         if (dir !== srcDir) changes.push(...touchDir(dir, version, writer, op.mtime));
         break;
