@@ -1,6 +1,7 @@
 // Benchmark of the native FUSE backend alone, over the in-memory FsOps of the tests (test/helpers/memfs.ts).
 //
-//   npx tsc -p . && node dist/bench/native-fuse-bench.js [--runs 5] [--n 2000] [--cpu 0] [--no-flush] [--prof DIR]
+//   npx tsc -p . && node dist/bench/native-fuse-bench.js [--runs 5] [--n 2000] [--cpu 0] [--client node|c]
+//     [--no-flush] [--no-default-permissions] [--prof DIR]
 //
 // For each regime (unpinned; daemon and client pinned together with `taskset -c CPU`, default 0) it starts the daemon in a child process,
 // runs the client (bench/native-fuse-client.ts, another process) `runs` times and prints the medians, next to tmpfs
@@ -20,20 +21,6 @@ const opt = (name: string, def: string): string => {
 
 const CPU = opt('--cpu', '0');
 
-if (args[0] === '--serve') {
-  // daemon mode: mount, say "ready", serve until SIGTERM
-  const { NativeBackend } = await import('../src/fuse/native.js');
-  const { MemFs } = await import('../test/helpers/memfs.js');
-  const backend = new NativeBackend({ flush: !args.includes('--no-flush') });
-  await backend.mount(new MemFs(), { mountpoint: args[1]!, fsname: 'pmxfuse-bench', allowOther: true, debug: false });
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    void backend.unmount().then(() => process.exit(0));
-  });
-} else {
-  await main();
-}
-
 type Result = Record<'create' | 'read' | 'stat' | 'rename' | 'readdirMs' | 'bigWriteMs', number>;
 
 function wait(child: ChildProcess): Promise<string> {
@@ -44,8 +31,24 @@ function wait(child: ChildProcess): Promise<string> {
   });
 }
 
+/** --client c: the C client (compiled on first use with cc -O2 into the system temp dir), else the Node client */
+let cClient: string | null = null;
+async function clientCommand(): Promise<string[]> {
+  if (opt('--client', 'node') !== 'c') return [process.execPath, join(here, 'native-fuse-client.js')];
+  if (!cClient) {
+    const src = join(here, '..', '..', 'bench', 'native-fuse-client.c');
+    cClient = join(tmpdir(), `native-fuse-client-${process.pid}`);
+    await new Promise<void>((resolve, reject) =>
+      spawn('cc', ['-O2', '-o', cClient!, src], { stdio: 'inherit' }).on('exit', (c) =>
+        c === 0 ? resolve() : reject(new Error('cc failed')),
+      ),
+    );
+  }
+  return [cClient];
+}
+
 async function client(pin: boolean, dir: string, tag: string, n: number): Promise<Result> {
-  const cmd = [process.execPath, join(here, 'native-fuse-client.js'), dir, tag, String(n)];
+  const cmd = [...(await clientCommand()), dir, tag, String(n)];
   const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', CPU, ...cmd] : cmd.slice(1), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -53,7 +56,7 @@ async function client(pin: boolean, dir: string, tag: string, n: number): Promis
 }
 
 async function daemon(pin: boolean, dir: string): Promise<ChildProcess> {
-  const extra = args.includes('--no-flush') ? ['--no-flush'] : [];
+  const extra = ['--no-flush', '--no-default-permissions'].filter((a) => args.includes(a));
   const prof = args.includes('--prof') ? [`--cpu-prof`, `--cpu-prof-dir=${opt('--prof', '.')}`] : [];
   const cmd = [process.execPath, ...prof, fileURLToPath(import.meta.url), '--serve', dir, ...extra];
   const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', CPU, ...cmd] : cmd.slice(1), {
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
   const runs = Number(opt('--runs', '5'));
   const n = Number(opt('--n', '2000'));
   const lines = [
-    `| target (${n} files of 512 B, median of ${runs}) | create+write+close /s | read /s | stat /s | tmp+rename /s | readdir 1000 (ms) | 1 MiB write (ms) |`,
+    `| target (${n} files of 512 B, median of ${runs}, ${opt('--client', 'node')} client) | create+write+close /s | read /s | stat /s | tmp+rename /s | readdir 1000 (ms) | 1 MiB write (ms) |`,
     '|---|---|---|---|---|---|---|',
   ];
   for (const pin of [false, true]) {
@@ -105,8 +108,25 @@ async function main(): Promise<void> {
       await new Promise((r) => d.once('exit', r));
       await rm(mnt, { recursive: true, force: true });
     }
-    lines.push(row(`native backend${args.includes('--no-flush') ? ' (no FLUSH)' : ''}, ${regime}`, medians(f)));
+    const variant = ['--no-flush', '--no-default-permissions'].filter((a) => args.includes(a)).join(' ');
+    lines.push(row(`native backend${variant ? ` (${variant})` : ''}, ${regime}`, medians(f)));
     console.error(lines[lines.length - 1]);
   }
   console.log(lines.join('\n'));
+  if (cClient) await rm(cClient, { force: true });
+}
+
+// at the end: everything above must be initialized before main() runs
+if (args[0] === '--serve') {
+  // daemon mode: mount, say "ready", serve until SIGTERM
+  const { NativeBackend } = await import('../src/fuse/native.js');
+  const { MemFs } = await import('../test/helpers/memfs.js');
+  const backend = new NativeBackend({ flush: !args.includes('--no-flush') });
+  await backend.mount(new MemFs(), { mountpoint: args[1]!, fsname: 'pmxfuse-bench', allowOther: !args.includes('--no-default-permissions'), debug: false });
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void backend.unmount().then(() => process.exit(0));
+  });
+} else {
+  await main();
 }
