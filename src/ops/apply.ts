@@ -31,11 +31,6 @@ function rowOf(n: Node): Row {
   return { inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data };
 }
 
-/** A directory listing changed: bump its version and mtime like any other change. */
-function touchDir(dir: Node, version: number, writer: number, mtime: number): RowChange[] {
-  if (dir.inode === ROOT_INODE) return [];
-  return [{ put: { ...rowOf(dir), version, writer, mtime } }];
-}
 
 function lookupParent(store: Store, path: string): { dir: Node; name: string } {
   const dir = store.tree.resolve(dirname(path));
@@ -93,7 +88,6 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         const type = op.kind === 'mkdir' ? DT_DIR : DT_REG;
         inode = version; // the original's rule: a new entry's inode is the new global version
         changes.push({ put: { inode, parent: dir.inode, version, writer, mtime: op.mtime, type, name, data: type === DT_REG ? Buffer.alloc(0) : null } });
-        changes.push(...touchDir(dir, version, writer, op.mtime));
         break;
       }
       case 'write': {
@@ -117,10 +111,8 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
           if (!node!.children) refuse(E.ENOTDIR);
           if (node!.children!.size > 0) refuse(E.ENOTEMPTY);
         }
-        const dir = tree.get(node!.parent)!;
         inode = node!.inode;
         changes.push({ del: inode });
-        changes.push(...touchDir(dir, version, writer, op.mtime));
         break;
       }
       case 'unlock': {
@@ -131,7 +123,6 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         collectSubtree(node!, doomed);
         for (const n of doomed) changes.push({ del: n.inode });
         inode = node!.inode;
-        changes.push(...touchDir(tree.get(node!.parent)!, version, writer, op.mtime));
         break;
       }
       case 'rename': {
@@ -152,13 +143,10 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
           } else if (target.children) refuse(E.EISDIR);
         }
         if (!src!.children) checkVmid(store, op.to, src!, target);
-        const srcDir = tree.get(src!.parent)!;
         if (target) changes.push({ del: target.inode });
         inode = src!.inode;
         // a rename changes where the entry is, not its content: its mtime stays
         changes.push({ put: { ...rowOf(src!), parent: dir.inode, name, version, writer } });
-        changes.push(...touchDir(srcDir, version, writer, op.mtime));
-        if (dir !== srcDir) changes.push(...touchDir(dir, version, writer, op.mtime));
         break;
       }
       case 'mtime': {

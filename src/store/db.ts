@@ -28,6 +28,9 @@ export class TreeDb {
 
   constructor(readonly file: string) {
     this.db = new Database(file);
+    // One daemon owns the database (see the lock file): exclusive locking spares the shared-memory index and the
+    // lock calls of every transaction, and keeps any other writer out while we run.
+    this.db.pragma('locking_mode = EXCLUSIVE');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
@@ -38,8 +41,11 @@ export class TreeDb {
         `INSERT OR IGNORE INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, 0, 0, 0, ?, ?, NULL)`,
       )
       .run(ROOT_INODE, ROOT_INODE, DT_REG, VERSION_ROW_NAME);
+    // an upsert updates a row in place; INSERT OR REPLACE would delete and re-insert it
     this.putStmt = this.db.prepare(
-      `INSERT OR REPLACE INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(inode) DO UPDATE SET parent = excluded.parent, version = excluded.version, writer = excluded.writer,
+         mtime = excluded.mtime, type = excluded.type, name = excluded.name, data = excluded.data`,
     );
     this.delStmt = this.db.prepare(`DELETE FROM tree WHERE inode = ?`);
     this.versionStmt = this.db.prepare(`UPDATE tree SET version = ?, writer = ?, mtime = ? WHERE inode = ${ROOT_INODE}`);
