@@ -544,6 +544,8 @@ export class NativeBackend implements Backend {
   }
 
   private sendOpen(id: number, ino: number, flags: number, r: OpenReply): void {
+    // O_TRUNC (atomic_o_trunc) is part of the handle's change: its commit replaces the content.
+    if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== 0) this.written.add(r.fh);
     this.io[OUT + 11] = r.fh;
     this.io[OUT + 12] = this.openFlags(ino, flags, r, false);
     this.session!.replyOpen(id);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mountMem, sh, type Mounted } from './util.js';
+import { mountMem, node, sh, type Mounted } from './util.js';
 
 describe.each([
   ['immediate replies', false],
@@ -48,6 +48,17 @@ describe.each([
     expect(r.stdout).toMatch(/File exists/);
     expect(r.stdout).toMatch(/No such file or directory/);
     expect(r.stdout).toMatch(/not empty/);
+  });
+
+  it('returns a commit error from close() (FLUSH) and leaves the file as it was', async () => {
+    m = await mountMem({ deferAll, maxFileSize: 100 });
+    await sh(`printf small > ${m.dir}/f`);
+    const r = await node(`import { open } from 'node:fs/promises';
+      const fh = await open('${m.dir}/f', 'w');
+      await fh.write(Buffer.alloc(200, 120));
+      try { await fh.close(); console.log('closed'); } catch (e) { console.log(e.code); }`);
+    expect(r.stdout.trim()).toBe('EFBIG');
+    expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('small');
   });
 
   it('lists a directory of 1000 entries completely, across several READDIR calls', async () => {

@@ -157,6 +157,36 @@ describe('native backend caches', () => {
   });
 });
 
+describe('native backend, O_TRUNC writers', () => {
+  let m: Mounted | null = null;
+  afterEach(async () => {
+    await m?.close();
+    m = null;
+  });
+
+  it('a truncating writer that has not closed yet leaves readers the committed content', async () => {
+    m = await mountMem({ entryTimeout: 600, attrTimeout: 600, keepCache: true });
+    await sh(`printf 'committed-content' > ${m.dir}/f`);
+    expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('committed-content');
+    const w = spawnChild(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `import { open } from 'node:fs/promises';
+       const fh = await open(${JSON.stringify(`${m.dir}/f`)}, 'w');
+       await fh.write(Buffer.from('NEW'));
+       process.stdout.write('written\\n');
+       process.stdin.once('data', async () => { await fh.close(); process.exit(0); });`,
+    ]);
+    let out = '';
+    w.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => out.includes('written'));
+    expect((await sh(`cat ${m.dir}/f; echo; stat -c %s ${m.dir}/f`)).stdout).toBe('committed-content\n17\n');
+    w.stdin!.write('\n');
+    expect((await exited(w)).code).toBe(0);
+    expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('NEW');
+  });
+});
+
 describe('native backend requests from the kernel', () => {
   let m: Mounted | null = null;
   afterEach(async () => {

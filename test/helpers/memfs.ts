@@ -51,6 +51,8 @@ export interface MemFsOptions {
   keepCache?: boolean;
   /** answer every request through a Promise resolved on a later tick */
   deferAll?: boolean;
+  /** commits of files larger than this fail with EFBIG (default 1 MiB, as the real filesystem) */
+  maxFileSize?: number;
 }
 
 export interface OpLog {
@@ -91,7 +93,7 @@ export class MemFs implements FsOps {
   readonly opts: Required<MemFsOptions>;
 
   constructor(opts: MemFsOptions = {}) {
-    this.opts = { entryTimeout: 1, attrTimeout: 1, keepCache: true, deferAll: false, ...opts };
+    this.opts = { entryTimeout: 1, attrTimeout: 1, keepCache: true, deferAll: false, maxFileSize: 1 << 20, ...opts };
     const t = now();
     this.nodes.set(ROOT_INO, {
       ino: ROOT_INO, mode: S_IFDIR | 0o755, nlink: 2, mtime: t, ctime: t, data: Buffer.alloc(0),
@@ -213,6 +215,13 @@ export class MemFs implements FsOps {
 
   private commit(h: Handle): void {
     if (!h.dirty || !h.buf) return;
+    if (h.buf.length > this.opts.maxFileSize) {
+      // the change is refused as a whole; the handle's pending data is dropped
+      h.dirty = false;
+      h.buf = null;
+      h.own = null;
+      throw fail(27); // EFBIG
+    }
     const n = this.node(h.ino);
     n.data = h.buf;
     n.mtime = n.ctime = now();

@@ -556,8 +556,10 @@ void Session::OnInit(fuse_conn_info* conn) {
   // -o max_write is refused by libfuse 3.14: the init callback is the place (libfuse clamps it to its buffer).
   conn->max_write = maxWrite_;
   // Writeback cache would let other readers see data the daemon has not committed; splice is useless here.
-  conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-                  FUSE_CAP_ATOMIC_O_TRUNC);
+  conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  // O_TRUNC must reach OPEN: without this the kernel truncates by a separate SETATTR without a file handle, which
+  // the filesystem has to commit on its own (readers would see the empty file, a refused write would leave it).
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   // The store keeps whole seconds.
   conn->time_gran = 1000000000;
   io_[IO_OP] = OP_INIT;
