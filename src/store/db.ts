@@ -28,9 +28,8 @@ export class TreeDb {
 
   constructor(readonly file: string) {
     this.db = new Database(file);
-    // One daemon owns the database (see the lock file): exclusive locking spares the shared-memory index and the
-    // lock calls of every transaction, and keeps any other writer out while we run.
-    this.db.pragma('locking_mode = EXCLUSIVE');
+    // Normal locking (not EXCLUSIVE, which would be a little faster): admins back up the running database with
+    // `sqlite3 config.db .dump`.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);

