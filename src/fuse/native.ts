@@ -65,6 +65,7 @@ export interface NativeSession {
   replyStatfs(id: number): void;
   replyXattr(id: number, size: number): void;
   notify(token: number, kind: 0 | 1, ino: number, offOrName: number | string, len?: number): boolean;
+  invalAttr(ino: number): number;
   pending(): number;
 }
 
@@ -187,6 +188,8 @@ export class NativeBackend implements Backend {
   private initDone: ((maxWrite: number) => void) | null = null;
   /** requests received per opcode (OP numbering of the addon), when NativeOptions.countOps */
   readonly opCounts: Uint32Array | null;
+  /** inodes whose attributes we sent since the kernel last dropped them itself (it does at each WRITE) */
+  private readonly attrSent = new Set<number>();
   /** inodes whose data may sit in the page cache (opened without direct_io) */
   private readonly pageCached = new Set<number>();
   /** what the kernel agreed to at INIT */
@@ -213,8 +216,8 @@ export class NativeBackend implements Backend {
     if (opts.debug) args.push('-d');
     const session = new a.Session(this.dispatch, this.io, this.rxAb);
     const ready = new Promise<number>((resolve) => (this.initDone = resolve));
-    session.mount(opts.mountpoint, args, this.nopts.maxWrite ?? 1 << 20, typeof ops.forget === 'function',
-      this.nopts.flush ?? true);
+    // FORGET always reaches JS: the per-inode bookkeeping here is dropped with it.
+    session.mount(opts.mountpoint, args, this.nopts.maxWrite ?? 1 << 20, true, this.nopts.flush ?? true);
     this.session = session;
     // A process exiting without unmount() would leave "Transport endpoint is not connected" behind.
     process.on('exit', this.onExit);
@@ -266,6 +269,7 @@ export class NativeBackend implements Backend {
       case OP.FORGET:
         ops.forget?.(ino, io[IO_A]!);
         this.pageCached.delete(ino);
+        this.attrSent.delete(ino);
         return;
       case OP.GETATTR:
         return this.run(id, ino, () => ops.getattr(ino, this.caller()), this.sendAttr);
@@ -326,6 +330,8 @@ export class NativeBackend implements Backend {
         const at = io[IO_D]!;
         const data = this.rx.subarray(at, at + io[IO_B]!);
         this.written.add(io[IO_A]!);
+        // the kernel marks the attributes stale itself on every write
+        this.attrSent.delete(ino);
         return this.run(id, ino, () => ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller()), (rid, n) =>
           s.replyWrite(rid, n),
         );
@@ -492,6 +498,7 @@ export class NativeBackend implements Backend {
 
   private writeAttr(a: Attr, attrTimeout: number): void {
     const io = this.io;
+    if (attrTimeout > 0) this.attrSent.add(a.ino);
     io[OUT] = a.ino;
     io[OUT + 1] = a.mode;
     io[OUT + 2] = a.nlink;
@@ -554,10 +561,15 @@ export class NativeBackend implements Backend {
   /** After a handle's flush/fsync/release succeeded: if it wrote, its commit replaced what the kernel may cache. */
   private committed(ino: number, fh: number): (id: number) => void {
     return (id) => {
-      // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
-      if (this.written.delete(fh) && this.pageCached.has(ino)) {
-        this.dropCache.add(ino);
-        void this.invalidate({ kind: 'inode', ino });
+      if (this.written.delete(fh)) {
+        // Attributes the kernel cached while the handle was open (a SETATTR or GETATTR reply) may predate the
+        // commit: drop them before acknowledging it.
+        if (this.attrSent.delete(ino)) this.session!.invalAttr(ino);
+        // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
+        if (this.pageCached.has(ino)) {
+          this.dropCache.add(ino);
+          void this.invalidate({ kind: 'inode', ino });
+        }
       }
       this.session!.replyErr(id, 0);
     };

@@ -1,6 +1,6 @@
 // Kernel caches stay on (long timeouts, kept page cache) and never show stale or uncommitted content.
 import { afterEach, describe, expect, it } from 'vitest';
-import { mountMem, node, sh, spawnChild, exited, until, type Mounted } from './util.js';
+import { mountMem, node, run, sh, spawnChild, exited, until, type Mounted } from './util.js';
 
 /** A reader process that keeps one file open: each line on stdin makes it pread the whole file again. */
 function holder(path: string) {
@@ -128,6 +128,24 @@ describe('native backend caches', () => {
     for (let i = 0; i < 100 && seen !== 'new1\n'; i++) seen = await h.read();
     expect(seen).toBe('new1\n');
     await h.close();
+  });
+
+  it('a truncation through a handle is seen by the next reader once the handle is closed', async () => {
+    m = await mountMem(long);
+    const r = await run('python3', ['-c', `
+import os
+p = ${JSON.stringify(`${m.dir}/f`)}
+def R():
+    with open(p, 'rb') as f: return f.read()
+fd = os.open(p, os.O_RDWR | os.O_CREAT); os.write(fd, b'new'); os.close(fd)
+print(R())
+fd = os.open(p, os.O_RDWR); os.ftruncate(fd, 5); os.fstat(fd); os.close(fd)
+print(R())
+fd = os.open(p, os.O_RDWR); os.ftruncate(fd, 1); os.close(fd)
+print(R(), os.stat(p).st_size)
+`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe("b'new'\nb'new\\x00\\x00'\nb'n' 1\n");
   });
 
   it('data written but not yet committed is never visible to other readers', async () => {

@@ -90,6 +90,7 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value ReplyStatfs(const Napi::CallbackInfo& info);
   Napi::Value ReplyXattr(const Napi::CallbackInfo& info);
   Napi::Value Notify(const Napi::CallbackInfo& info);
+  Napi::Value InvalAttr(const Napi::CallbackInfo& info);
   Napi::Value Pending(const Napi::CallbackInfo& info);
 
   fuse_req_t Take(const Napi::CallbackInfo& info);
@@ -480,6 +481,7 @@ Napi::Function Session::Init(Napi::Env env) {
                          InstanceMethod<&Session::ReplyStatfs>("replyStatfs"),
                          InstanceMethod<&Session::ReplyXattr>("replyXattr"),
                          InstanceMethod<&Session::Notify>("notify"),
+                         InstanceMethod<&Session::InvalAttr>("invalAttr"),
                          InstanceMethod<&Session::Pending>("pending"),
                      });
 }
@@ -686,6 +688,15 @@ Napi::Value Session::Notify(const Napi::CallbackInfo& info) {
   if (!notifier_.joinable()) notifier_ = std::thread([this] { NotifierLoop(); });
   cv_.notify_one();
   return Napi::Boolean::New(env, true);
+}
+
+// Attribute-only invalidation (offset -1) touches no page and takes no inode lock: safe on the loop thread, even
+// with requests outstanding, so it can precede the reply that acknowledges a commit.
+Napi::Value Session::InvalAttr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open_ || dead_) return Napi::Number::New(env, -ENOTCONN);
+  fuse_ino_t ino = static_cast<fuse_ino_t>(info[0].As<Napi::Number>().DoubleValue());
+  return Napi::Number::New(env, fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0));
 }
 
 Napi::Value Session::Pending(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pending_); }
