@@ -125,6 +125,8 @@ interface Queued {
   done: Promise<void>;
   resolve: () => void;
   issued: boolean;
+  /** order of report (see answer()) */
+  seq: number;
 }
 
 function errnoOf(e: unknown): number {
@@ -133,6 +135,11 @@ function errnoOf(e: unknown): number {
   // Node system errors carry a negative errno
   if (typeof code === 'number' && code !== 0) return Math.abs(code);
   return EIO;
+}
+
+/** The inode whose kernel locks an invalidation needs: the inode itself, or the directory of the entry. */
+function target(inv: Invalidation): number {
+  return inv.kind === 'inode' ? inv.ino : inv.parent;
 }
 
 function isPromise<T>(v: unknown): v is Promise<T> {
@@ -170,8 +177,9 @@ export class NativeBackend implements Backend {
   private readonly io = new Float64Array(48);
   private readonly rxAb = new ArrayBuffer(RX_SIZE);
   private readonly rx = Buffer.from(this.rxAb);
-  /** deferred request id -> inode it concerns (for interrupts and the invalidation gate) */
-  private readonly deferred = new Map<number, number>();
+  /** request id held here (deferred handler, or a reply waiting for invalidations) -> inodes whose kernel locks it
+   *  holds [ino, second inode or -1] (for interrupts and the invalidation gate) */
+  private readonly deferred = new Map<number, [number, number]>();
   /** inode -> number of deferred requests on it */
   private readonly busy = new Map<number, number>();
   private readonly dirs = new Map<number, DirSnap>();
@@ -184,6 +192,8 @@ export class NativeBackend implements Backend {
   private readonly queue = new Map<string, Queued>();
   private readonly issued = new Map<number, Queued>();
   private nextToken = 1;
+  /** number of invalidations reported so far */
+  private invSeq = 0;
   private flushScheduled = false;
   private initDone: ((maxWrite: number) => void) | null = null;
   /** requests received per opcode (OP numbering of the addon), when NativeOptions.countOps */
@@ -308,9 +318,10 @@ export class NativeBackend implements Backend {
       case OP.SYMLINK:
         return this.run(id, ino, () => ops.symlink(s2!, ino, s1!, this.caller()), this.sendEntry);
       case OP.RENAME:
-        return this.run(id, ino, () => ops.rename(ino, s1!, io[IO_A]!, s2!, io[IO_B]!, this.caller()), this.sendOk);
+        return this.run(id, ino, () => ops.rename(ino, s1!, io[IO_A]!, s2!, io[IO_B]!, this.caller()), this.sendOk,
+          io[IO_A]!);
       case OP.LINK:
-        return this.run(id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry);
+        return this.run(id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry, io[IO_A]!);
       case OP.OPEN: {
         const flags = io[IO_A]!;
         return this.run(id, ino, () => ops.open(ino, flags, this.caller()), (rid, r) => this.sendOpen(rid, ino, flags, r));
@@ -428,42 +439,71 @@ export class NativeBackend implements Backend {
     return { uid: io[3]!, gid: io[4]!, pid: io[5]! };
   }
 
-  /** Call a handler; answer at once when it returns a value, later when it returns a Promise; EIO if it throws. */
-  private run<T>(id: number, ino: number, fn: () => T | Promise<T>, send: (id: number, v: T) => void): void {
+  /**
+   * Call a handler; answer at once when it returns a value, later when it returns a Promise; EIO if it throws.
+   * `ino2`: a second inode whose kernel lock the request holds (RENAME's and LINK's new parent), or -1.
+   */
+  private run<T>(id: number, ino: number, fn: () => T | Promise<T>, send: (id: number, v: T) => void, ino2 = -1): void {
+    const since = this.invSeq;
     let r: T | Promise<T>;
     try {
       r = fn();
     } catch (e) {
-      return this.session!.replyErr(id, errnoOf(e));
+      return this.answer(id, ino, ino2, since, () => this.session!.replyErr(id, errnoOf(e)));
     }
-    this.settle(id, ino, r, send);
+    this.settle(id, ino, r, send, ino2, since);
   }
 
-  private settle<T>(id: number, ino: number, r: T | Promise<T>, send: (id: number, v: T) => void): void {
-    if (!isPromise<T>(r)) {
-      try {
-        send(id, r);
-      } catch (e) {
-        // a malformed result (send threw before answering): the caller gets EIO
-        this.replyLateErr(id, e);
-      }
-      return;
-    }
-    this.deferred.set(id, ino);
-    this.busy.set(ino, (this.busy.get(ino) ?? 0) + 1);
+  private settle<T>(
+    id: number,
+    ino: number,
+    r: T | Promise<T>,
+    send: (id: number, v: T) => void,
+    ino2 = -1,
+    since = this.invSeq,
+  ): void {
+    if (!isPromise<T>(r)) return this.answer(id, ino, ino2, since, () => this.trySend(id, r, send));
+    this.hold(id, ino, ino2);
     r.then(
       (v) => {
-        if (!this.release(id, ino)) return;
-        try {
-          send(id, v);
-        } catch (e) {
-          this.replyLateErr(id, e);
-        }
+        if (this.release(id)) this.answer(id, ino, ino2, since, () => this.trySend(id, v, send));
       },
       (e: unknown) => {
-        if (this.release(id, ino)) this.session!.replyErr(id, errnoOf(e));
+        if (this.release(id)) this.answer(id, ino, ino2, since, () => this.session!.replyErr(id, errnoOf(e)));
       },
     );
+  }
+
+  private trySend<T>(id: number, v: T, send: (id: number, v: T) => void): void {
+    try {
+      send(id, v);
+    } catch (e) {
+      // a malformed result (send threw before answering): the caller gets EIO
+      this.replyLateErr(id, e);
+    }
+  }
+
+  /**
+   * Reply, but only once the kernel caches are clean of what this request's handler changed behind the kernel's
+   * back (e.g. a lock that expired and vanished during a utime): invalidations reported meanwhile complete first,
+   * except those waiting for a lock this very request holds in the kernel (they follow the reply).
+   */
+  private answer(id: number, ino: number, ino2: number, since: number, reply: () => void): void {
+    // fast path: nothing was reported since the request arrived
+    if (this.invSeq === since) return reply();
+    const gated = (t: number): boolean => t === ino || t === ino2;
+    // Keep the request's inodes busy while it waits, so nothing blocking on them gets issued meanwhile.
+    this.hold(id, ino, ino2);
+    this.flushQueue();
+    const waits: Promise<void>[] = [];
+    for (const q of this.issued.values()) if (q.seq > since && !gated(target(q.inv))) waits.push(q.done);
+    if (waits.length === 0) {
+      this.release(id);
+      return reply();
+    }
+    void Promise.all(waits).then(() => {
+      if (this.release(id)) reply();
+    });
   }
 
   private replyLateErr(id: number, e: unknown): void {
@@ -474,22 +514,31 @@ export class NativeBackend implements Backend {
     }
   }
 
-  /** Bookkeeping when a deferred request settles; false if it was already answered (interrupt, unmount). */
-  private release(id: number, ino: number): boolean {
-    if (!this.deferred.delete(id)) return false;
-    const n = (this.busy.get(ino) ?? 1) - 1;
-    if (n > 0) this.busy.set(ino, n);
-    else {
-      this.busy.delete(ino);
-      if (this.queue.size > 0) this.scheduleFlush();
+  private hold(id: number, ino: number, ino2: number): void {
+    this.deferred.set(id, [ino, ino2]);
+    this.busy.set(ino, (this.busy.get(ino) ?? 0) + 1);
+    if (ino2 >= 0) this.busy.set(ino2, (this.busy.get(ino2) ?? 0) + 1);
+  }
+
+  /** Bookkeeping when a held request is to be answered; false if it was already answered (interrupt, unmount). */
+  private release(id: number): boolean {
+    const g = this.deferred.get(id);
+    if (!g) return false;
+    this.deferred.delete(id);
+    for (const ino of g) {
+      if (ino < 0) continue;
+      const n = (this.busy.get(ino) ?? 1) - 1;
+      if (n > 0) this.busy.set(ino, n);
+      else {
+        this.busy.delete(ino);
+        if (this.queue.size > 0) this.scheduleFlush();
+      }
     }
     return this.session !== null;
   }
 
   private interrupt(id: number): void {
-    const ino = this.deferred.get(id);
-    if (ino === undefined) return; // answered meanwhile, or never deferred
-    this.release(id, ino);
+    if (!this.release(id)) return; // answered meanwhile, or never deferred
     // The handler's eventual result is dropped; the caller sees EINTR.
     this.session!.replyErr(id, EINTR);
   }
@@ -607,10 +656,13 @@ export class NativeBackend implements Backend {
     if (!this.session) return Promise.resolve();
     const key = inv.kind === 'inode' ? `i${inv.ino}` : `e${inv.parent}/${inv.name}`;
     const have = this.queue.get(key);
-    if (have) return have.done;
+    if (have) {
+      have.seq = ++this.invSeq;
+      return have.done;
+    }
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    this.queue.set(key, { inv, key, done, resolve, issued: false });
+    this.queue.set(key, { inv, key, done, resolve, issued: false, seq: ++this.invSeq });
     if (inv.kind === 'entry') this.dirCache.delete(inv.parent);
     this.scheduleFlush();
     return done;
@@ -628,7 +680,7 @@ export class NativeBackend implements Backend {
     const s = this.session;
     if (!s) return;
     for (const q of this.queue.values()) {
-      const ino = q.inv.kind === 'inode' ? q.inv.ino : q.inv.parent;
+      const ino = target(q.inv);
       // A READ (inode) or a LOOKUP in the directory (entry) still outstanding here would hold the kernel lock the
       // invalidation waits for: wait until this inode has nothing pending (release() reschedules).
       if (this.busy.has(ino)) continue;

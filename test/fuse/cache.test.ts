@@ -105,6 +105,25 @@ describe('native backend caches', () => {
     expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('new1\n');
   });
 
+  it.each([false, true])(
+    'a request that changes something else inside the daemon is answered after its invalidation (deferred %s)',
+    async (deferAll) => {
+      m = await mountMem({ ...long, deferAll });
+      await sh(`cd ${m.dir} && mkdir d && echo v > d/victim && : > trigger && cat d/victim && stat d/victim >/dev/null`);
+      const fs = m.fs;
+      // like a lock that expires during utime: the entry disappears as a side effect of another request
+      fs.setattrHook = () => void fs.remove('d/victim');
+      // the check follows in the same process, microseconds after the reply
+      const r = await run('python3', ['-c', `
+import os
+os.chdir(${JSON.stringify(m.dir)})
+os.utime('trigger', (1000, 1000))
+print(os.path.exists('d/victim'))
+`]);
+      expect(r.stdout).toBe('False\n');
+    },
+  );
+
   it('a name replaced inside the daemon resolves to the new inode', async () => {
     m = await mountMem(long);
     await sh(`echo old1 > ${m.dir}/f`);

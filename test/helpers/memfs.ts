@@ -85,6 +85,8 @@ export class MemFs implements FsOps {
   readHook: ((ino: number, size: number, offset: number) => Result<Buffer> | undefined) | null = null;
   /** test hook: return a value/Promise to replace the normal answer of an open */
   openHook: ((ino: number, flags: number) => Result<OpenReply> | undefined) | null = null;
+  /** test hook, called inside setattr before it answers (to change other things "inside the daemon") */
+  setattrHook: ((ino: number, changes: SetAttr) => void) | null = null;
   /** inodes opened with direct_io (generated files: every read reaches the daemon and can be interrupted) */
   readonly directIo = new Set<number>();
   /** record of calls (only while `recording` is on) */
@@ -257,6 +259,7 @@ export class MemFs implements FsOps {
 
   setattr(ino: number, ch: SetAttr, fh: number | undefined, _c: Caller): Result<Attr> {
     return this.out(() => {
+      this.setattrHook?.(ino, ch);
       const n = this.node(ino);
       if (ch.size !== undefined) {
         if (n.children) throw fail(EISDIR);
