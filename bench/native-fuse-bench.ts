@@ -1,7 +1,7 @@
 // Benchmark of the native FUSE backend alone, over the in-memory FsOps of the tests (test/helpers/memfs.ts).
 //
 //   npx tsc -p . && node dist/bench/native-fuse-bench.js [--runs 5] [--n 2000] [--cpu 0] [--client node|c]
-//     [--no-flush] [--no-default-permissions] [--prof DIR]
+//     [--no-flush] [--no-default-permissions] [--page-cache] [--prof DIR]
 //
 // For each regime (unpinned; daemon and client pinned together with `taskset -c CPU`, default 0) it starts the daemon in a child process,
 // runs the client (bench/native-fuse-client.ts, another process) `runs` times and prints the medians, next to tmpfs
@@ -56,7 +56,7 @@ async function client(pin: boolean, dir: string, tag: string, n: number): Promis
 }
 
 async function daemon(pin: boolean, dir: string): Promise<ChildProcess> {
-  const extra = ['--no-flush', '--no-default-permissions'].filter((a) => args.includes(a));
+  const extra = ['--no-flush', '--no-default-permissions', '--page-cache'].filter((a) => args.includes(a));
   const prof = args.includes('--prof') ? [`--cpu-prof`, `--cpu-prof-dir=${opt('--prof', '.')}`] : [];
   const cmd = [process.execPath, ...prof, fileURLToPath(import.meta.url), '--serve', dir, ...extra];
   const child = spawn(pin ? 'taskset' : cmd[0]!, pin ? ['-c', CPU, ...cmd] : cmd.slice(1), {
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       await new Promise((r) => d.once('exit', r));
       await rm(mnt, { recursive: true, force: true });
     }
-    const variant = ['--no-flush', '--no-default-permissions'].filter((a) => args.includes(a)).join(' ');
+    const variant = ['--no-flush', '--no-default-permissions', '--page-cache'].filter((a) => args.includes(a)).join(' ');
     lines.push(row(`native backend${variant ? ` (${variant})` : ''}, ${regime}`, medians(f)));
     console.error(lines[lines.length - 1]);
   }
@@ -121,7 +121,7 @@ if (args[0] === '--serve') {
   // daemon mode: mount, say "ready", serve until SIGTERM
   const { NativeBackend } = await import('../src/fuse/native.js');
   const { MemFs } = await import('../test/helpers/memfs.js');
-  const backend = new NativeBackend({ flush: !args.includes('--no-flush') });
+  const backend = new NativeBackend({ flush: !args.includes('--no-flush'), pageCache: args.includes('--page-cache') });
   await backend.mount(new MemFs(), { mountpoint: args[1]!, fsname: 'pmxfuse-bench', allowOther: !args.includes('--no-default-permissions'), debug: false });
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {

@@ -98,6 +98,13 @@ export function loadAddon(): Addon | null {
 export interface NativeOptions {
   /** bytes per WRITE request (conn->max_write); libfuse caps it at 1 MiB */
   maxWrite?: number;
+  /**
+   * Let readers use the kernel page cache (honouring OpenReply.keepCache) when no writer has the file open (default
+   * false: every file handle is direct_io). Off by default because a page-cache reader can see a cut file while a
+   * writer opened with O_TRUNC is rewriting it (see native/fuse/README.md); entries and attributes are cached either
+   * way.
+   */
+  pageCache?: boolean;
   /** extra -o mount options (e.g. noatime) */
   mountOptions?: string[];
   /** count requests per opcode in `NativeBackend.opCounts` (for benchmarks and tests) */
@@ -200,6 +207,9 @@ export class NativeBackend implements Backend {
   readonly opCounts: Uint32Array | null;
   /** inodes whose attributes we sent since the kernel last dropped them itself (it does at each WRITE) */
   private readonly attrSent = new Set<number>();
+  /** writable handles (FsOps fh -> inode) and the number of them open per inode */
+  private readonly writerFh = new Map<number, number>();
+  private readonly writers = new Map<number, number>();
   /** inodes whose data may sit in the page cache (opened without direct_io) */
   private readonly pageCached = new Set<number>();
   /** what the kernel agreed to at INIT */
@@ -248,6 +258,8 @@ export class NativeBackend implements Backend {
     s.close();
     this.deferred.clear();
     this.busy.clear();
+    this.writerFh.clear();
+    this.writers.clear();
     this.dirs.clear();
     this.dirCache.clear();
     // Nobody caches anything of an unmounted filesystem.
@@ -349,8 +361,16 @@ export class NativeBackend implements Backend {
       }
       case OP.FLUSH:
         return this.run(id, ino, () => ops.flush(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
-      case OP.RELEASE:
+      case OP.RELEASE: {
+        const w = this.writerFh.get(io[IO_A]!);
+        if (w !== undefined) {
+          this.writerFh.delete(io[IO_A]!);
+          const n = (this.writers.get(w) ?? 1) - 1;
+          if (n > 0) this.writers.set(w, n);
+          else this.writers.delete(w);
+        }
         return this.run(id, ino, () => ops.release(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+      }
       case OP.FSYNC:
         return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), this.committed(ino, io[IO_A]!));
       case OP.OPENDIR:
@@ -590,8 +610,15 @@ export class NativeBackend implements Backend {
   private openFlags(ino: number, flags: number, r: OpenReply, created: boolean): number {
     const writing = created || (flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0;
     let f = 0;
-    // Written data must not reach the page cache before it is committed: writers bypass it.
-    if (r.directIo || writing) f |= F_DIRECT_IO;
+    if (writing) {
+      this.writerFh.set(r.fh, ino);
+      this.writers.set(ino, (this.writers.get(ino) ?? 0) + 1);
+    }
+    // Written data must not reach the page cache before it is committed: writers bypass it. While a writer is open,
+    // readers bypass it too: the kernel moves its own i_size with each uncommitted write (and to 0 at O_TRUNC), and
+    // page-cache reads stop at i_size, which would show a reader a cut version; direct reads stop where the daemon
+    // says.
+    if (r.directIo || writing || !this.nopts.pageCache || this.writers.has(ino)) f |= F_DIRECT_IO;
     else this.pageCached.add(ino);
     if (r.keepCache && !this.dropCache.delete(ino)) f |= F_KEEP_CACHE;
     // Readers commit nothing: spare them the FLUSH round trip at close().

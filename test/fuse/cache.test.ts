@@ -50,7 +50,7 @@ describe('native backend caches', () => {
   const long = { entryTimeout: 600, attrTimeout: 600, keepCache: true };
 
   it('serves repeated reads from the kernel cache (the premise of the tests below)', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f && cat ${m.dir}/f && stat ${m.dir}/f`);
     await until(() => m!.backend.outstanding === 0);
     m.fs.recording = true;
@@ -62,7 +62,7 @@ describe('native backend caches', () => {
   });
 
   it('another process sees an in-daemon change as soon as it is acknowledged', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f`);
     expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('old1\n');
     for (const v of ['new1', 'new2', 'new3']) {
@@ -73,7 +73,7 @@ describe('native backend caches', () => {
   });
 
   it('a reader holding the file open re-reads fresh content after an in-daemon change', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f`);
     const h = holder(`${m.dir}/f`);
     expect(await h.read()).toBe('old1\n');
@@ -84,7 +84,7 @@ describe('native backend caches', () => {
   });
 
   it('an invalidation waits for a READ of that inode outstanding (no deadlock), then applies', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f`);
     const fs = m.fs;
     const held: (() => void)[] = [];
@@ -108,7 +108,7 @@ describe('native backend caches', () => {
   it.each([false, true])(
     'a request that changes something else inside the daemon is answered after its invalidation (deferred %s)',
     async (deferAll) => {
-      m = await mountMem({ ...long, deferAll });
+      m = await mountMem({ ...long, deferAll }, { pageCache: true });
       await sh(`cd ${m.dir} && mkdir d && echo v > d/victim && : > trigger && cat d/victim && stat d/victim >/dev/null`);
       const fs = m.fs;
       // like a lock that expires during utime: the entry disappears as a side effect of another request
@@ -125,7 +125,7 @@ print(os.path.exists('d/victim'))
   );
 
   it('a name replaced inside the daemon resolves to the new inode', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f`);
     expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('old1\n');
     await m.fs.remove('f');
@@ -135,7 +135,7 @@ print(os.path.exists('d/victim'))
   });
 
   it('content committed through the mount replaces what readers had cached', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f`);
     const h = holder(`${m.dir}/f`);
     expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('old1\n');
@@ -150,7 +150,7 @@ print(os.path.exists('d/victim'))
   });
 
   it('a truncation through a handle is seen by the next reader once the handle is closed', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     const r = await run('python3', ['-c', `
 import os
 p = ${JSON.stringify(`${m.dir}/f`)}
@@ -168,7 +168,7 @@ print(R(), os.stat(p).st_size)
   });
 
   it('data written but not yet committed is never visible to other readers', async () => {
-    m = await mountMem(long);
+    m = await mountMem(long, { pageCache: true });
     await sh(`printf 'committed-content' > ${m.dir}/f`);
     const h = holder(`${m.dir}/f`);
     expect(await h.read()).toBe('committed-content');
@@ -221,6 +221,52 @@ describe('native backend, O_TRUNC writers', () => {
     w.stdin!.write('\n');
     expect((await exited(w)).code).toBe(0);
     expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('NEW');
+  });
+});
+
+describe('native backend, default (no page cache for file data)', () => {
+  let m: Mounted | null = null;
+  afterEach(async () => {
+    await m?.close();
+    m = null;
+  });
+
+  it('a reader never sees a cut file while another process rewrites it with O_TRUNC', async () => {
+    m = await mountMem({ entryTimeout: 600, attrTimeout: 600, keepCache: true });
+    const r = await run('python3', ['-c', `
+import os, subprocess, sys, time
+p = ${JSON.stringify(`${m.dir}/f`)}
+SIZE = 200 * 1024
+flag = p + '.done'
+with open(p, 'wb') as f: f.write(b'0' * SIZE)
+reader = subprocess.Popen([sys.executable, '-c', '''
+import os, sys
+p, size, flag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+bad = reads = 0
+while not os.path.exists(flag):
+    with open(p, "rb") as f: data = f.read()
+    reads += 1
+    if len(data) != size or data.count(data[:1]) != size: bad += 1
+print(reads > 0, bad)
+''', p, str(SIZE), flag], stdout=subprocess.PIPE, text=True)
+for v in range(1, 9):
+    fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+    for _ in range(SIZE // 512): os.write(fd, str(v).encode() * 512)
+    os.close(fd)
+    time.sleep(0.02)  # readers also open between two rewrites
+open(flag, 'w').close()
+print(reader.communicate(timeout=60)[0].strip())
+`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('True 0\n');
+  });
+
+  it('repeated reads are answered by the daemon: fresh even after a change nobody reported', async () => {
+    m = await mountMem({ entryTimeout: 600, attrTimeout: 600, keepCache: true });
+    await sh(`echo old1 > ${m.dir}/f`);
+    expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('old1\n');
+    m.fs.content('f').write('new1');
+    expect((await sh(`cat ${m.dir}/f`)).stdout).toBe('new1\n');
   });
 });
 
