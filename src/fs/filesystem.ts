@@ -399,6 +399,14 @@ export class Filesystem implements FsOps {
       return { ...this.entry(this.virtualAttr(v), true), open };
     }
     const dir = this.dir(parent);
+    const existing = dir.children!.get(name);
+    if (existing) {
+      // the kernel's cache was behind: open what is there, O_TRUNC included
+      if (flags & C.O_EXCL) fail(E.EEXIST);
+      if (existing.children) fail(E.EISDIR);
+      const open = this.open(toIno(existing.inode), flags, caller) as OpenReply;
+      return { ...this.entry(this.attrOf(existing)), open };
+    }
     this.checkName(name);
     const path = this.pathIn(dir, name);
     return this.commit({ kind: 'create', path, mtime: now(), excl: (flags & C.O_EXCL) !== 0 }, (r) => {
