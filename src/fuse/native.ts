@@ -4,13 +4,16 @@
 // (layout in native/fuse/src/pmxfuse.cc). This file owns all the logic: calling FsOps, answering each request exactly
 // once (at once, or when its Promise settles), interrupts, directory encoding, and the kernel cache policy.
 //
-// Cache policy (see docs/BENCHMARKS.md "Native FUSE backend" for the why):
-// - entry/attr timeouts and keep_cache come from FsOps; writeback cache is off (the kernel never holds dirty data).
-// - Handles opened for writing are direct_io, so data written but not yet committed never enters the page cache.
-// - After a commit made through the kernel (flush/fsync/release of a written handle, truncate), the next open of
-//   that inode drops the page cache (no keep_cache) and the inode is invalidated for readers holding it open.
+// Cache policy (the why: native/fuse/README.md):
+// - entry/attr timeouts come from FsOps; writeback cache is off (the kernel never holds dirty data).
+// - File data: direct_io by default (NativeOptions.pageCache opts in to the page cache for readers, honouring
+//   OpenReply.keepCache, except while a writer has the file open). Writers are always direct_io, so data written
+//   but not yet committed never enters the page cache.
+// - Attributes cached while a written handle was open are dropped before its commit is acknowledged; with the page
+//   cache on, the next open after a commit drops it and the inode is invalidated for readers holding it open.
 // - FsOps.onInvalidate changes are queued and issued, on the addon's notifier thread, once the inode has no request
-//   outstanding here; the callback's Promise settles when the kernel has dropped the cached data.
+//   outstanding here; the callback's Promise settles when the kernel has dropped the cached data, and a request
+//   whose handler reported invalidations is answered only after they are done.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
