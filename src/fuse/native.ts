@@ -232,7 +232,8 @@ export class NativeBackend implements Backend {
     if (!a) throw new Error(`native FUSE addon not built (${ADDON_PATH}): run node scripts/build-native.mjs fuse`);
     if (!opts.mountpoint.startsWith('/')) throw new Error('mountpoint must be absolute');
     this.ops = ops;
-    const o = [`fsname=${opts.fsname}`];
+    // libfuse splits -o at commas: escape them in the name
+    const o = [`fsname=${opts.fsname.replace(/[\\,]/g, (c) => `\\${c}`)}`];
     if (opts.allowOther) o.push('allow_other', 'default_permissions');
     o.push(...(this.nopts.mountOptions ?? []));
     const args = ['-o', o.join(',')];
@@ -294,6 +295,7 @@ export class NativeBackend implements Backend {
       case OP.FORGET:
         ops.forget?.(ino, io[IO_A]!);
         this.pageCached.delete(ino);
+        this.dirCache.delete(ino);
         this.attrSent.delete(ino);
         return;
       case OP.GETATTR:
