@@ -325,7 +325,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function mountAnswers(mnt: string): Promise<boolean> {
   const r = await run(['ls', '-a', mnt], { timeout: 3000 });
-  return r.code === 0;
+  // `.version` proves pmxcfs answered: a starting daemon lazily unmounts a stale mount first, and in that moment the
+  // bare directory underneath lists fine
+  return r.code === 0 && r.stdout.split('\n').includes('.version');
 }
 
 /** Wait for `p` or `ms`, whichever first; returns undefined on timeout. */
