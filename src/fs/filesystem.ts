@@ -15,12 +15,11 @@ import { joinPath, ROOT_INODE, type Node } from '../store/tree.js';
 import type { Status } from '../status/status.js';
 import { HandleTable, type Handle } from './handles.js';
 import { LockTable } from './locks.js';
+import { VirtualEntries, WWW_DATA_GID, type Virtual } from './virtual.js';
 
-export const WWW_DATA_GID = 33;
-/** FUSE inode numbers: store inode + 1 (the kernel's root is 1, the store's is 0). Virtual entries sit far above. */
+/** FUSE inode numbers: store inode + 1 (the kernel's root is 1, the store's is 0). */
 const toIno = (inode: number): number => inode + 1;
 const toInode = (ino: number): number => ino - 1;
-const VIRTUAL_BASE = 2 ** 40;
 
 const S_IFDIR = C.S_IFDIR;
 const S_IFREG = C.S_IFREG;
@@ -32,17 +31,6 @@ const RENAME_EXCHANGE = 2;
 /** Cache lifetimes handed to the kernel; every change the kernel did not make itself is invalidated explicitly. */
 const ENTRY_TIMEOUT = 1;
 const ATTR_TIMEOUT = 1;
-
-interface Virtual {
-  ino: number;
-  name: string;
-  kind: 'symlink' | 'generated';
-  /** symlink target, relative to the root */
-  target?: () => string;
-  /** generated content */
-  content?: () => Buffer;
-  writable?: boolean;
-}
 
 export interface FilesystemOptions {
   store: Store;
@@ -72,7 +60,6 @@ function sameProcess(a: number, b: number): boolean {
   const ta = tgid(a);
   return ta === undefined || ta === tgid(b);
 }
-const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v, null, 1) + '\n');
 
 export class Filesystem implements FsOps {
   private readonly store: Store;
@@ -81,8 +68,7 @@ export class Filesystem implements FsOps {
   private readonly log: Logger;
   private readonly handles = new HandleTable();
   readonly locks: LockTable;
-  private readonly virtuals = new Map<string, Virtual>();
-  private readonly virtualByIno = new Map<number, Virtual>();
+  private readonly virtuals: VirtualEntries;
   private invalidate: ((inv: Invalidation) => void) | null = null;
   /** > 0 while an op this kernel asked for is being applied: the kernel already knows what it changes */
   private ownCommits = 0;
@@ -93,29 +79,8 @@ export class Filesystem implements FsOps {
     this.status = opts.status;
     this.log = opts.log;
     this.locks = new LockTable(this.store.tree, opts.lockExpiryMs);
-    const node = opts.status.nodename;
-    const links: [string, string][] = [
-      ['local', `nodes/${node}`],
-      ['qemu-server', `nodes/${node}/qemu-server`],
-      ['lxc', `nodes/${node}/lxc`],
-      ['openvz', `nodes/${node}/openvz`],
-    ];
-    for (const [name, target] of links) this.addVirtual({ name, kind: 'symlink', target: () => target });
-    const gen = (name: string, content: () => Buffer, writable = false) =>
-      this.addVirtual({ name, kind: 'generated', content, writable });
-    gen('.version', () => json(this.status.version()));
-    gen('.members', () => json(this.status.members()));
-    gen('.vmlist', () => json(this.status.vmlist()));
-    gen('.clusterlog', () => json({ data: this.status.clusterlog.newest(50) }));
-    gen('.rrd', () => Buffer.alloc(0));
-    gen('.debug', () => Buffer.from(this.status.debug ? '1\n' : '0\n'), true);
+    this.virtuals = new VirtualEntries(opts.status);
     this.store.onCommit((info) => this.afterCommit(info));
-  }
-
-  private addVirtual(v: Omit<Virtual, 'ino'>): void {
-    const full = { ...v, ino: VIRTUAL_BASE + this.virtuals.size };
-    this.virtuals.set(v.name, full);
-    this.virtualByIno.set(full.ino, full);
   }
 
   /** Creates the node's own directories and the lock directory at first start. */
@@ -164,13 +129,7 @@ export class Filesystem implements FsOps {
   }
 
   private virtualAttr(v: Virtual): Attr {
-    const ro = this.committer.quorate() ? 0 : 0o222;
-    const t = this.status.starttime;
-    if (v.kind === 'symlink') {
-      return { ino: v.ino, mode: S_IFLNK | (0o755 & ~ro), nlink: 1, uid: 0, gid: WWW_DATA_GID, size: v.target!().length, mtime: t, atime: t, ctime: t };
-    }
-    const mode = S_IFREG | (v.writable ? 0o640 & ~ro : 0o440);
-    return { ino: v.ino, mode, nlink: 1, uid: 0, gid: WWW_DATA_GID, size: v.content!().length, mtime: now(), atime: t, ctime: t };
+    return this.virtuals.attr(v, this.committer.quorate());
   }
 
   private entry(attr: Attr, generated = false): Entry {
@@ -242,7 +201,7 @@ export class Filesystem implements FsOps {
 
   lookup(parent: number, name: string, _caller: Caller): Result<Entry> {
     if (parent === toIno(ROOT_INODE)) {
-      const v = this.virtuals.get(name);
+      const v = this.virtuals.named(name);
       if (v) return this.entry(this.virtualAttr(v), v.kind === 'generated');
     }
     const child = this.dir(parent).children!.get(name);
@@ -251,13 +210,13 @@ export class Filesystem implements FsOps {
   }
 
   getattr(ino: number, _caller: Caller): Result<Attr> {
-    const v = this.virtualByIno.get(ino);
+    const v = this.virtuals.get(ino);
     if (v) return this.virtualAttr(v);
     return this.attrOf(this.node(ino));
   }
 
   setattr(ino: number, ch: SetAttr, fh: number | undefined, _caller: Caller): Result<Attr> {
-    const v = this.virtualByIno.get(ino);
+    const v = this.virtuals.get(ino);
     const node = v ? null : this.node(ino);
     const current = v ? this.virtualAttr(v) : this.attrOf(node!);
     // chmod only to the mode it has, chown only to root:www-data (the original's rules)
@@ -308,14 +267,14 @@ export class Filesystem implements FsOps {
   }
 
   readlink(ino: number, _caller: Caller): Result<string> {
-    const v = this.virtualByIno.get(ino);
+    const v = this.virtuals.get(ino);
     if (!v || v.kind !== 'symlink') fail(E.EINVAL);
-    return v.target!();
+    return v.target!;
   }
 
   /** Names at the root that belong to the symlinks and generated files. */
   private virtualName(parent: number, name: string): Virtual | undefined {
-    return parent === toIno(ROOT_INODE) ? this.virtuals.get(name) : undefined;
+    return parent === toIno(ROOT_INODE) ? this.virtuals.named(name) : undefined;
   }
 
   private checkName(name: string): void {
@@ -373,7 +332,7 @@ export class Filesystem implements FsOps {
 
   open(ino: number, flags: number, caller: Caller): Result<OpenReply> {
     const writable = (flags & O_ACCMODE) !== C.O_RDONLY;
-    const v = this.virtualByIno.get(ino);
+    const v = this.virtuals.get(ino);
     if (v) {
       if (v.kind !== 'generated') fail(E.ELOOP);
       if (writable && !v.writable) fail(E.EACCES);
@@ -424,10 +383,13 @@ export class Filesystem implements FsOps {
 
   read(_ino: number, fh: number, size: number, offset: number, _caller: Caller): Result<Buffer> {
     const h = this.handle(fh);
-    const [src, len] = h.buf ? [h.buf, h.len] : [h.base, h.base.length];
-    if (offset >= len) return Buffer.alloc(0);
-    // a copy: the stored Buffer may be replaced while the kernel still holds the reply
-    return Buffer.from(src.subarray(offset, Math.min(len, offset + size)));
+    if (h.buf) {
+      // pending writes live in a Buffer that later writes change: hand out a copy
+      if (offset >= h.len) return Buffer.alloc(0);
+      return Buffer.from(h.buf.subarray(offset, Math.min(h.len, offset + size)));
+    }
+    // committed content is never modified in place (a commit stores a new Buffer): a view is safe
+    return h.base.subarray(offset, Math.min(h.base.length, offset + size));
   }
 
   write(_ino: number, fh: number, data: Buffer, offset: number, _caller: Caller): Result<number> {
@@ -520,10 +482,10 @@ export class Filesystem implements FsOps {
       { name: '..', ino: toIno(dir.parent), mode: S_IFDIR },
     ];
     if (dir.inode === ROOT_INODE) {
-      for (const v of this.virtuals.values()) entries.push({ name: v.name, ino: v.ino, mode: v.kind === 'symlink' ? S_IFLNK : S_IFREG });
+      for (const v of this.virtuals.all()) entries.push({ name: v.name, ino: v.ino, mode: v.kind === 'symlink' ? S_IFLNK : S_IFREG });
     }
     for (const child of dir.children!.values()) {
-      if (dir.inode === ROOT_INODE && this.virtuals.has(child.name)) continue; // shadowed by a symlink or generated file
+      if (dir.inode === ROOT_INODE && this.virtuals.named(child.name)) continue; // shadowed by a symlink or generated file
       entries.push({ name: child.name, ino: toIno(child.inode), mode: child.children ? S_IFDIR : S_IFREG });
     }
     return { stamp: `${ino}:${dir.gen}`, entries };
