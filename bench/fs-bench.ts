@@ -5,13 +5,14 @@
 //   npm run bench                       # both backends, unpinned and pinned, 5 runs each
 //   node dist/bench/fs-bench.js --pin   # pinned only (daemon and client under `taskset -c 0`)
 //   node dist/bench/fs-bench.js --no-pin --runs 3 --n 1000 --backends fuse-native
+//   node dist/bench/fs-bench.js --client c --pin   # the C client: create, read, stat, tmp+rename, readdir, 1 MiB
 //
 // Pinning removes this VM's cross-CPU wake-up per FUSE round trip (see /work/shared/reference/fuse-notes.md);
 // report both regimes.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release } from 'node:os';
-import { dirname, join } from 'node:path';
+import { cpus, release, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableBackends, cleanupAll, run, startDaemon } from './lib-daemon.js';
 
@@ -51,7 +52,25 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** --client c: bench/native-fuse-client.c (no per-call cost of Node), compiled on first use; fewer metrics. */
+const C_CLIENT = arg('--client', 'node') === 'c';
+let cBinary: string | null = null;
+async function cClient(dir: string, pinned: boolean): Promise<Result> {
+  if (!cBinary) {
+    cBinary = join(tmpdir(), `pmxcfs-fs-bench-c-${process.pid}`);
+    const cc = await run(['cc', '-O2', '-o', cBinary, join(HERE, '..', '..', 'bench', 'native-fuse-client.c')]);
+    if (cc.code !== 0) throw new Error(`cc failed: ${cc.stderr}`);
+    process.on('exit', () => rmSync(cBinary!, { force: true }));
+  }
+  const argv = [cBinary, dirname(dir), basename(dir), String(N)];
+  const r = await run(pinned ? ['taskset', '-c', '0', ...argv] : argv, { timeout: 600_000 });
+  if (r.code !== 0) throw new Error(`C client failed (${r.code}): ${r.stderr}`);
+  const c = JSON.parse(r.stdout.trim()) as Record<string, number>;
+  return { create: c.create!, read: c.read!, stat: c.stat!, overwrite: NaN, rename: c.rename!, readdir_ms: c.readdirMs!, unlink: NaN, mkdir_rmdir: NaN, write1m_ms: c.bigWriteMs! };
+}
+
 async function client(dir: string, pinned: boolean): Promise<Result> {
+  if (C_CLIENT) return cClient(dir, pinned);
   const argv = [process.execPath, CLIENT, '--dir', dir, '--n', String(N)];
   const r = await run(pinned ? ['taskset', '-c', '0', ...argv] : argv, { timeout: 600_000 });
   if (r.code !== 0) throw new Error(`client failed (${r.code}): ${r.stderr}`);
@@ -59,6 +78,7 @@ async function client(dir: string, pinned: boolean): Promise<Result> {
 }
 
 function fmt(v: number, unit: 'ops' | 'ms'): string {
+  if (Number.isNaN(v)) return '-';
   if (unit === 'ms') return v < 10 ? v.toFixed(2) : v.toFixed(1);
   return v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : v >= 1000 ? `${(v / 1000).toFixed(2)}k` : v.toFixed(0);
 }
