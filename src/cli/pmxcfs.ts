@@ -143,7 +143,6 @@ async function main(): Promise<void> {
     store: store!,
     committer,
     status,
-    log,
     lockExpiryMs: (Number.isFinite(expiry) && expiry > 0 ? expiry : DEFAULT_LOCK_EXPIRY_S) * 1000,
     setDebug: (on) => (log.level = on || o.debug ? 'debug' : 'info'),
   });

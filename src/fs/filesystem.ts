@@ -7,7 +7,6 @@ import { E, FsError, fail } from '../errors.js';
 import type {
   Attr, Caller, CreateReply, DirListing, Entry, FsOps, Invalidation, OpenReply, Result, SetAttr, StatFs,
 } from '../fuse/backend.js';
-import type { Logger } from '../log.js';
 import { isFuseHidden, nameErrno } from '../ops/apply.js';
 import type { ApplyResult, Op } from '../ops/op.js';
 import type { CommitInfo, Store } from '../store/store.js';
@@ -36,7 +35,6 @@ export interface FilesystemOptions {
   store: Store;
   committer: Committer;
   status: Status;
-  log: Logger;
   lockExpiryMs: number;
   /** called when `.debug` switches debug logging */
   setDebug?: (on: boolean) => void;
@@ -65,7 +63,6 @@ export class Filesystem implements FsOps {
   private readonly store: Store;
   private readonly committer: Committer;
   private readonly status: Status;
-  private readonly log: Logger;
   private readonly handles = new HandleTable();
   readonly locks: LockTable;
   private readonly virtuals: VirtualEntries;
@@ -77,7 +74,6 @@ export class Filesystem implements FsOps {
     this.store = opts.store;
     this.committer = opts.committer;
     this.status = opts.status;
-    this.log = opts.log;
     this.locks = new LockTable(this.store.tree, opts.lockExpiryMs);
     this.virtuals = new VirtualEntries(opts.status);
     this.store.onCommit((info) => this.afterCommit(info));

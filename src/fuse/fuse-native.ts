@@ -123,21 +123,21 @@ export class FuseNativeBackend implements Backend {
       // fuse-native hides create's flags; the kernel already answered O_EXCL on an existing name
       create: (path: string, mode: number, cb: Cb) =>
         settle(cb, () => { const [p, n] = parentOf(path); return fs.create(p, n, mode, 0o1 /* O_WRONLY */, NOBODY); }, (c) => [c.open.fh]),
-      read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+      read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
         settleCount(cb, () => {
           const r = fs.read(0, fd, len, pos, NOBODY);
           const copy = (data: Buffer) => data.copy(buf);
           return r instanceof Promise ? r.then(copy) : copy(r);
         }),
-      write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+      write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
         settleCount(cb, () => fs.write(0, fd, buf.subarray(0, len), pos, NOBODY)),
       flush: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.flush(0, fd, NOBODY), () => []),
       fsync: (_path: string, datasync: number, fd: number, cb: Cb) => settle(cb, () => fs.fsync(0, fd, !!datasync, NOBODY), () => []),
       release: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.release(0, fd, NOBODY), () => []),
       opendir: (path: string, flags: number, cb: Cb) => settle(cb, () => fs.opendir(ino(path), flags, NOBODY), (fh) => [fh]),
       readdir: (path: string, cb: Cb) => settle(cb, () => fs.readdir(ino(path), 0, NOBODY), (l) => [l.entries.map((e) => e.name)]),
-      releasedir: (path: string, fd: number, cb: Cb) => settle(cb, () => fs.releasedir(0, fd, NOBODY), () => []),
-      statfs: (path: string, cb: Cb) => settle(cb, () => fs.statfs(ROOT_INO, NOBODY), (s) => [s]),
+      releasedir: (_path: string, fd: number, cb: Cb) => settle(cb, () => fs.releasedir(0, fd, NOBODY), () => []),
+      statfs: (_path: string, cb: Cb) => settle(cb, () => fs.statfs(ROOT_INO, NOBODY), (s) => [s]),
       getxattr: (_path: string, _name: string, _pos: number, cb: Cb) => cb(-E.ENOTSUP),
       setxattr: (_path: string, _name: string, _value: Buffer, _pos: number, _flags: number, cb: Cb) => cb(-E.ENOTSUP),
       listxattr: (_path: string, cb: Cb) => cb(-E.ENOTSUP),
