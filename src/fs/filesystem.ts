@@ -170,13 +170,14 @@ export class Filesystem implements FsOps {
   private afterCommit(info: CommitInfo): void {
     const tree = this.store.tree;
     for (const c of info.changes) {
-      if (c.put?.type === 4) {
+      if (c.put?.type === DT_DIR) {
         const n = tree.get(c.put.inode);
         if (n && this.locks.isLock(n)) this.locks.touch(n.inode);
       }
       if (c.del !== undefined) this.locks.forget(c.del);
     }
-    // Changes the kernel did not ask for (replicated ones) must be invalidated in its caches.
+    // Changes the kernel did not ask for (replicated ones, later) must be invalidated in its caches. Removals are
+    // not covered yet: a RowChange `del` carries no parent and name (the cluster committer will need them).
     if (this.ownCommits === 0 && this.invalidate) {
       for (const c of info.changes) {
         const row = c.put;
