@@ -10,7 +10,7 @@ import type {
 import { isFuseHidden, nameErrno } from '../ops/apply.js';
 import type { ApplyResult, Op } from '../ops/op.js';
 import type { CommitInfo, Store } from '../store/store.js';
-import { joinPath, ROOT_INODE, type Node } from '../store/tree.js';
+import { DT_DIR, joinPath, ROOT_INODE, type Node } from '../store/tree.js';
 import type { Status } from '../status/status.js';
 import { HandleTable, type Handle } from './handles.js';
 import { LockTable } from './locks.js';
