@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCommitter } from '../cluster/committer.js';
+import { withErrorLog } from '../fs/error-log.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { createBackend, type BackendName } from '../fuse/index.js';
 import { createLogger } from '../log.js';
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
   try {
     await clearStaleMount(o.mount, log);
     mkdirSync(o.mount, { recursive: true });
-    await backend.mount(fs, { mountpoint: o.mount, fsname: 'pmxcfs', allowOther: true, debug: o.debug });
+    await backend.mount(withErrorLog(fs, log), { mountpoint: o.mount, fsname: 'pmxcfs', allowOther: true, debug: o.debug });
   } catch (err) {
     store!.close();
     lock?.release();
