@@ -30,7 +30,12 @@ export class LocalCommitter implements Committer {
 
   commit(op: Op): ApplyResult {
     try {
-      return apply(this.store, op, this.nodeId);
+      const r = apply(this.store, op, this.nodeId);
+      // `pmxcfs -d` shows every change and its outcome
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ op: op.kind, path: 'path' in op ? op.path : `${op.from} -> ${op.to}`, errno: r.errno, version: this.store.tree.version }, 'change');
+      }
+      return r;
     } catch (err) {
       // SQLite failed: the transaction rolled back and RAM was not touched, so the tree is still sound
       this.log.error({ err, op: op.kind }, 'commit failed');
