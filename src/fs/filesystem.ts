@@ -174,17 +174,16 @@ export class Filesystem implements FsOps {
         const n = tree.get(c.put.inode);
         if (n && this.locks.isLock(n)) this.locks.touch(n.inode);
       }
-      if (c.del !== undefined) this.locks.forget(c.del);
+      if (c.del) this.locks.forget(c.del.inode);
     }
-    // Changes the kernel did not ask for (replicated ones, later) must be invalidated in its caches. Removals are
-    // not covered yet: a RowChange `del` carries no parent and name (the cluster committer will need them).
+    // Changes the kernel did not ask for (replicated ones, later) must be invalidated in its caches.
     if (this.ownCommits === 0 && this.invalidate) {
       for (const c of info.changes) {
-        const row = c.put;
-        if (row) {
-          this.invalidate({ kind: 'inode', ino: toIno(row.inode) });
-          this.invalidate({ kind: 'entry', parent: toIno(row.parent), name: row.name });
-        }
+        const place = c.put ?? c.del;
+        if (!place) continue;
+        this.invalidate({ kind: 'inode', ino: toIno(place.inode) });
+        this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name });
+        if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name });
       }
     }
   }

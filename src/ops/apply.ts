@@ -27,6 +27,8 @@ const refuse = (errno: number): never => {
   throw new Refused(errno);
 };
 
+const placeOf = (n: Node) => ({ inode: n.inode, parent: n.parent, name: n.name });
+
 function rowOf(n: Node): Row {
   return { inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data };
 }
@@ -112,7 +114,7 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
           if (node!.children!.size > 0) refuse(E.ENOTEMPTY);
         }
         inode = node!.inode;
-        changes.push({ del: inode });
+        changes.push({ del: placeOf(node!) });
         break;
       }
       case 'unlock': {
@@ -121,7 +123,7 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         if (!node!.children) refuse(E.ENOTDIR);
         const doomed: Node[] = [];
         collectSubtree(node!, doomed);
-        for (const n of doomed) changes.push({ del: n.inode });
+        for (const n of doomed) changes.push({ del: placeOf(n) });
         inode = node!.inode;
         break;
       }
@@ -143,10 +145,10 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
           } else if (target.children) refuse(E.EISDIR);
         }
         if (!src!.children) checkVmid(store, op.to, src!, target);
-        if (target) changes.push({ del: target.inode });
+        if (target) changes.push({ del: placeOf(target) });
         inode = src!.inode;
         // a rename changes where the entry is, not its content: its mtime stays
-        changes.push({ put: { ...rowOf(src!), parent: dir.inode, name, version, writer } });
+        changes.push({ put: { ...rowOf(src!), parent: dir.inode, name, version, writer }, was: { parent: src!.parent, name: src!.name } });
         break;
       }
       case 'mtime': {

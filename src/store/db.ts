@@ -5,8 +5,10 @@ import { DT_REG, ROOT_INODE, VERSION_ROW_NAME, type Row } from './tree.js';
 export interface RowChange {
   /** insert or replace this row */
   put?: Row;
-  /** delete the row with this inode */
-  del?: number;
+  /** delete the row with this inode (its place is kept so that caches of the name can be dropped) */
+  del?: { inode: number; parent: number; name: string };
+  /** with `put` of a renamed entry: where it was (for caches of the old name; not stored) */
+  was?: { parent: number; name: string };
 }
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS tree (
@@ -50,7 +52,7 @@ export class TreeDb {
     this.versionStmt = this.db.prepare(`UPDATE tree SET version = ?, writer = ?, mtime = ? WHERE inode = ${ROOT_INODE}`);
     this.commitTx = this.db.transaction((changes: RowChange[], version: number, writer: number, mtime: number) => {
       for (const c of changes) {
-        if (c.del !== undefined) this.delStmt.run(c.del);
+        if (c.del) this.delStmt.run(c.del.inode);
         if (c.put) {
           const r = c.put;
           // the original stores an empty file as NULL data

@@ -68,7 +68,7 @@ export class Store {
   commit(changes: RowChange[], version: number, writer: number, mtime: number): void {
     this.db.commit(changes, version, writer, mtime);
     for (const c of changes) {
-      if (c.del !== undefined) this.tree.remove(c.del);
+      if (c.del) this.tree.remove(c.del.inode);
       if (c.put) this.tree.put(c.put);
     }
     this.tree.version = version;
