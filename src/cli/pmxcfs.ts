@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pmxcfs: mounts the cluster configuration filesystem. Wiring only: flags, lock file, signals, detaching.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,11 +78,18 @@ function usage(msg: string): never {
 }
 
 /** Without -f: start a foreground copy detached, wait until it says the mount is ready, exit with its verdict. */
-async function detach(): Promise<never> {
+async function detach(o: Options): Promise<never> {
   const script = fileURLToPath(import.meta.url);
+  // The daemon keeps its stderr for logging. A pipe (`out=$(pmxcfs 2>&1)`) would then never see its end: the
+  // daemon logs to a file in the run dir instead. A terminal, a file or the journal's socket are kept.
+  let stderr: 'inherit' | number = 'inherit';
+  if (fstatSync(2).isFIFO()) {
+    mkdirSync(o.runDir, { recursive: true });
+    stderr = openSync(resolve(o.runDir, 'pmxcfs.log'), 'a');
+  }
   const child = spawn(process.execPath, [script, '-f', ...process.argv.slice(2)], {
     detached: true,
-    stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+    stdio: ['ignore', 'ignore', stderr, 'pipe'],
     env: { ...process.env, PMXCFS_READY_FD: '3' },
   });
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
@@ -98,22 +105,29 @@ async function detach(): Promise<never> {
   process.exit(code);
 }
 
+/** Tells the command that started this detached daemon how the start went (synchronously: exit may follow). */
 function tellParent(msg: string): void {
-  if (!process.env.PMXCFS_READY_FD) return;
-  const out = createWriteStream('', { fd: Number(process.env.PMXCFS_READY_FD) });
-  out.end(msg);
+  const fd = Number(process.env.PMXCFS_READY_FD);
+  if (!Number.isInteger(fd) || fd < 0) return;
   delete process.env.PMXCFS_READY_FD;
+  try {
+    writeSync(fd, msg);
+    closeSync(fd);
+  } catch {
+    // the starting command is gone; nobody to tell
+  }
 }
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (!o.foreground) await detach();
+  if (!o.foreground) await detach(o);
 
   const log = createLogger(o.debug);
   const failStart = (msg: string): never => {
     log.error(msg);
-    process.stderr.write(`pmxcfs: ${msg}\n`);
-    tellParent(`pmxcfs: ${msg}\n`);
+    // a detached daemon tells the command that started it, which prints it
+    if (process.env.PMXCFS_READY_FD) tellParent(`pmxcfs: ${msg}\n`);
+    else process.stderr.write(`pmxcfs: ${msg}\n`);
     process.exit(1);
   };
 
