@@ -6,11 +6,13 @@ import {
   autoCleanup,
   BACKENDS,
   createOriginalDb,
+  DAEMON_JS,
   isMounted,
   makeStateDir,
   mountAnswers,
   originalTree,
   pidsMentioning,
+  sh,
   sleep,
   spawnDaemon,
   startDaemon,
@@ -124,6 +126,24 @@ print(missing)
       while (Date.now() < end && pidsMentioning(sd.mnt).includes(p)) await sleep(50);
       if (pidsMentioning(sd.mnt).includes(p)) process.kill(p, 'SIGKILL');
     }
+  });
+
+  it('a script that captures the output of pmxcfs gets it and goes on (the daemon does not hold the pipe)', async () => {
+    const sd = makeStateDir();
+    const cmd = `${process.execPath} ${DAEMON_JS} -l --mount ${sd.mnt} --db ${sd.db} --run-dir ${sd.run} --nodename pve1 --fuse ${backend}`;
+    const r = await sh(`out=$(${cmd} 2>&1); echo "rc=$? out=[$out]"; out=$(${cmd} 2>&1); echo "rc=$?"; echo "$out"`, { timeout: 20_000 });
+    const pids = pidsMentioning(sd.mnt);
+    try {
+      const lines = r.stdout.split('\n');
+      expect(lines[0]).toBe('rc=0 out=[]');
+      // the second start meets the first's lock file and says so through the same pipe
+      expect(lines[1]).toBe('rc=1');
+      expect(r.stdout).toMatch(/lock file/);
+      expect(isMounted(sd.mnt)).toBe(true);
+    } finally {
+      for (const p of pids) process.kill(p, 'SIGTERM');
+    }
+    expect(await waitUnmounted(sd.mnt)).toBe(true);
   });
 
   it('without -f a failed start exits non-zero with the reason on stderr', async () => {
