@@ -9,6 +9,8 @@
 // until a READ of that inode (possibly still queued in /dev/fuse, unseen by us) is answered; on the event-loop
 // thread that would be a deadlock (D state), on its own thread it is a wait.
 
+#include <sched.h>
+#include <time.h>
 #include <napi.h>
 #include <uv.h>
 #include <fuse_lowlevel.h>
@@ -589,9 +591,32 @@ void Session::Serve() {
   Napi::CallbackScope cs{Napi::Env{env_}, *actx_};
   // Bounded so timers and other I/O are not starved; libuv polls level-triggered, the rest comes next tick.
   // (One request per wake-up was measured slower: a libuv loop turn costs more than the read that finds EAGAIN.)
+  // After a busy batch, keep reading for up to PMXCFS_FUSE_SPIN_US (default 50 us) before sleeping in the loop: on a
+  // VM, waking a halted CPU for the client's next request costs ~60 us, more than the wait. Measured here: unpinned
+  // reads 2.5x, stats 3x, creates 1.8x faster; pinned (client on the same CPU, which sched_yield lets run) the same.
+  static const long spinNs = [] {
+    const char* v = getenv("PMXCFS_FUSE_SPIN_US");
+    return (v ? atol(v) : 50L) * 1000L;
+  }();
+  struct timespec since {};
+  bool spinning = false;
   for (int n = 0; n < 64 && open_; n++) {
     int res = fuse_session_receive_buf(se_, &buf_);
-    if (res == -EAGAIN) break;
+    if (res == -EAGAIN) {
+      // Only while every request is answered: a deferred reply (or its microtask) must not wait for the spin.
+      if (spinNs <= 0 || n == 0 || pending_ != 0) break;
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (!spinning) {
+        spinning = true;
+        since = now;
+      }
+      if ((now.tv_sec - since.tv_sec) * 1000000000L + (now.tv_nsec - since.tv_nsec) > spinNs) break;
+      sched_yield();  // a client on this CPU gets to run (and send) meanwhile
+      n--;
+      continue;
+    }
+    spinning = false;
     if (res == -EINTR) continue;
     if (res <= 0) {
       // 0: unmounted (ENODEV); negative: the device failed.
