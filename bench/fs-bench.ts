@@ -11,9 +11,10 @@
 // report both regimes.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cClient } from './lib-cclient.js';
 import { availableBackends, cleanupAll, run, startDaemon } from './lib-daemon.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -52,17 +53,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** --client c: bench/native-fuse-client.c (no per-call cost of Node), compiled on first use; fewer metrics. */
+/** --client c: bench/native-fuse-client.c (no per-call cost of Node); fewer metrics. */
 const C_CLIENT = arg('--client', 'node') === 'c';
-let cBinary: string | null = null;
-async function cClient(dir: string, pinned: boolean): Promise<Result> {
-  if (!cBinary) {
-    cBinary = join(tmpdir(), `pmxcfs-fs-bench-c-${process.pid}`);
-    const cc = await run(['cc', '-O2', '-o', cBinary, join(HERE, '..', '..', 'bench', 'native-fuse-client.c')]);
-    if (cc.code !== 0) throw new Error(`cc failed: ${cc.stderr}`);
-    process.on('exit', () => rmSync(cBinary!, { force: true }));
-  }
-  const argv = [cBinary, dirname(dir), basename(dir), String(N)];
+async function runCClient(dir: string, pinned: boolean): Promise<Result> {
+  const argv = [await cClient(), dirname(dir), basename(dir), String(N)];
   const r = await run(pinned ? ['taskset', '-c', '0', ...argv] : argv, { timeout: 600_000 });
   if (r.code !== 0) throw new Error(`C client failed (${r.code}): ${r.stderr}`);
   const c = JSON.parse(r.stdout.trim()) as Record<string, number>;
@@ -70,7 +64,7 @@ async function cClient(dir: string, pinned: boolean): Promise<Result> {
 }
 
 async function client(dir: string, pinned: boolean): Promise<Result> {
-  if (C_CLIENT) return cClient(dir, pinned);
+  if (C_CLIENT) return runCClient(dir, pinned);
   const argv = [process.execPath, CLIENT, '--dir', dir, '--n', String(N)];
   const r = await run(pinned ? ['taskset', '-c', '0', ...argv] : argv, { timeout: 600_000 });
   if (r.code !== 0) throw new Error(`client failed (${r.code}): ${r.stderr}`);

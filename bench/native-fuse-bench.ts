@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cClient } from './lib-cclient.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -32,19 +33,9 @@ function wait(child: ChildProcess): Promise<string> {
 }
 
 /** --client c: the C client (compiled on first use with cc -O2 into the system temp dir), else the Node client */
-let cClient: string | null = null;
 async function clientCommand(): Promise<string[]> {
   if (opt('--client', 'node') !== 'c') return [process.execPath, join(here, 'native-fuse-client.js')];
-  if (!cClient) {
-    const src = join(here, '..', '..', 'bench', 'native-fuse-client.c');
-    cClient = join(tmpdir(), `native-fuse-client-${process.pid}`);
-    await new Promise<void>((resolve, reject) =>
-      spawn('cc', ['-O2', '-o', cClient!, src], { stdio: 'inherit' }).on('exit', (c) =>
-        c === 0 ? resolve() : reject(new Error('cc failed')),
-      ),
-    );
-  }
-  return [cClient];
+  return [await cClient()];
 }
 
 async function client(pin: boolean, dir: string, tag: string, n: number): Promise<Result> {
@@ -113,7 +104,6 @@ async function main(): Promise<void> {
     console.error(lines[lines.length - 1]);
   }
   console.log(lines.join('\n'));
-  if (cClient) await rm(cClient, { force: true });
 }
 
 // at the end: everything above must be initialized before main() runs
