@@ -314,16 +314,18 @@ export class Filesystem implements FsOps {
   rename(parent: number, name: string, newParent: number, newName: string, flags: number, _caller: Caller): Result<void> {
     if (flags & RENAME_EXCHANGE) fail(E.EINVAL);
     if (this.virtualName(parent, name) || this.virtualName(newParent, newName)) fail(E.EACCES);
-    const from = this.pathIn(this.dir(parent), name);
+    const dir = this.dir(parent);
     const toDir = this.dir(newParent);
-    const src = this.store.tree.resolve(from);
+    const src = dir.children!.get(name);
     if (!src) fail(E.ENOENT);
-    if (this.locks.isLock(src) || this.locks.isLockPath(joinPath(this.store.tree.pathOf(toDir), newName))) fail(E.EACCES);
+    const from = this.pathIn(dir, name);
+    const to = this.pathIn(toDir, newName);
+    if (this.locks.isLock(src) || this.locks.isLockPath(to)) fail(E.EACCES);
     if (flags & RENAME_NOREPLACE && toDir.children!.has(newName)) fail(E.EEXIST);
     // libfuse without hard_remove hides an unlinked open file under .fuse_hidden*: such names are never stored
     if (isFuseHidden(newName)) return this.commit({ kind: src.children ? 'rmdir' : 'unlink', path: from, mtime: now() }, () => undefined);
     this.checkName(newName);
-    return this.commit({ kind: 'rename', from, to: this.pathIn(toDir, newName), mtime: now() }, () => undefined);
+    return this.commit({ kind: 'rename', from, to, mtime: now() }, () => undefined);
   }
 
   open(ino: number, flags: number, caller: Caller): Result<OpenReply> {
