@@ -7,13 +7,14 @@ import { E, FsError, fail } from '../errors.js';
 import type {
   Attr, Caller, CreateReply, DirListing, Entry, FsOps, Invalidation, OpenReply, Result, SetAttr, StatFs,
 } from '../fuse/backend.js';
-import { isFuseHidden, nameErrno } from '../ops/apply.js';
+import { isFuseHidden, nameErrno, vmidErrno } from '../ops/apply.js';
 import type { ApplyResult, Op } from '../ops/op.js';
 import type { CommitInfo, Store } from '../store/store.js';
 import { DT_DIR, joinPath, ROOT_INODE, type Node } from '../store/tree.js';
 import type { Status } from '../status/status.js';
 import { HandleTable, type Handle } from './handles.js';
 import { LockTable } from './locks.js';
+import { PendingFiles, type PendingFile } from './pending.js';
 import { VirtualEntries, WWW_DATA_GID, type Virtual } from './virtual.js';
 
 /** FUSE inode numbers: store inode + 1 (the kernel's root is 1, the store's is 0). */
@@ -64,6 +65,7 @@ export class Filesystem implements FsOps {
   private readonly committer: Committer;
   private readonly status: Status;
   private readonly handles = new HandleTable();
+  private readonly pending = new PendingFiles();
   readonly locks: LockTable;
   private readonly virtuals: VirtualEntries;
   private invalidate: ((inv: Invalidation) => void) | null = null;
@@ -132,9 +134,61 @@ export class Filesystem implements FsOps {
   }
 
   private node(ino: number): Node {
+    if (PendingFiles.isPendingIno(ino)) {
+      const p = this.pending.get(ino);
+      const n = p?.inode !== null && p?.inode !== undefined ? this.store.tree.get(p.inode) : undefined;
+      if (!n) fail(E.ENOENT);
+      return n;
+    }
     const n = this.store.tree.get(toInode(ino));
     if (!n) fail(E.ENOENT);
     return n;
+  }
+
+  /** An uncommitted file created through the kernel, by its inode number. */
+  private uncommitted(ino: number): PendingFile | undefined {
+    if (!PendingFiles.isPendingIno(ino)) return undefined;
+    const p = this.pending.get(ino);
+    return p && p.inode === null ? p : undefined;
+  }
+
+  /** An uncommitted file is empty, with the modes of its directory's files. */
+  private pendingAttr(p: PendingFile): Attr {
+    const ro = this.committer.quorate() ? 0 : 0o222;
+    const mode = S_IFREG | ((this.isPrivate(p.dir) ? 0o600 : 0o640) & ~ro);
+    return { ino: p.ino, mode, nlink: 1, uid: 0, gid: WWW_DATA_GID, size: 0, mtime: p.mtime, atime: p.mtime, ctime: p.mtime };
+  }
+
+  /**
+   * Commits an uncommitted file as an empty file, for anything but its creator's own writes (another writer, rename,
+   * unlink, utime...): from then on it is an ordinary stored file; the creator's writes follow at its close.
+   */
+  private materialize<T>(p: PendingFile, then: () => Result<T>): Result<T> {
+    const op: Op = { kind: 'create', path: this.pathIn(p.dir, p.name), mtime: p.mtime, excl: p.excl };
+    const r = this.commit(op, (res) => {
+      this.pending.committed(p, res.inode!);
+      p.dir.gen++;
+    });
+    const fin = (): Result<T> => then();
+    const onErr = (e: unknown): never => {
+      this.abandon(p);
+      throw e;
+    };
+    if (r instanceof Promise) return r.then(fin, onErr);
+    return fin();
+  }
+
+  private abandon(p: PendingFile): void {
+    if (p.inode !== null) return;
+    this.pending.abandon(p);
+    p.dir.gen++;
+    this.forgetEntry(toIno(p.dir.inode), p.name);
+  }
+
+  /** Commits the uncommitted file named `name` in `dir` (if there is one) before `then` acts on the name. */
+  private settleName<T>(dir: Node, name: string, then: () => Result<T>): Result<T> {
+    const p = this.pending.named(dir, name);
+    return p ? this.materialize(p, then) : then();
   }
 
   private dir(ino: number): Node {
@@ -181,6 +235,8 @@ export class Filesystem implements FsOps {
         const place = c.put ?? c.del;
         if (!place) continue;
         this.invalidate({ kind: 'inode', ino: toIno(place.inode), background: true });
+        const alias = this.pending.aliasOf(place.inode);
+        if (alias !== undefined) this.invalidate({ kind: 'inode', ino: alias, background: true });
         this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name, background: true });
         if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name, background: true });
       }
@@ -199,18 +255,43 @@ export class Filesystem implements FsOps {
       const v = this.virtuals.named(name);
       if (v) return this.entry(this.virtualAttr(v), v.kind === 'generated');
     }
-    const child = this.dir(parent).children!.get(name);
-    if (!child) fail(E.ENOENT);
+    const dir = this.dir(parent);
+    const child = dir.children!.get(name);
+    if (!child) {
+      const p = this.pending.named(dir, name);
+      if (p) return this.entry(this.pendingAttr(p));
+      fail(E.ENOENT);
+    }
     return this.entry(this.attrOf(child));
   }
 
   getattr(ino: number, _caller: Caller): Result<Attr> {
     const v = this.virtuals.get(ino);
     if (v) return this.virtualAttr(v);
-    return this.attrOf(this.node(ino));
+    const p = this.uncommitted(ino);
+    if (p) return this.pendingAttr(p);
+    const attr = this.attrOf(this.node(ino));
+    return PendingFiles.isPendingIno(ino) ? { ...attr, ino } : attr;
   }
 
-  setattr(ino: number, ch: SetAttr, fh: number | undefined, _caller: Caller): Result<Attr> {
+  forget(ino: number, _nlookup: number): void {
+    if (PendingFiles.isPendingIno(ino)) this.pending.forget(ino);
+  }
+
+  setattr(ino: number, ch: SetAttr, fh: number | undefined, caller: Caller): Result<Attr> {
+    const p = this.uncommitted(ino);
+    if (p) {
+      const h = fh !== undefined ? this.handles.get(fh) : undefined;
+      const onlySize = ch.mode === undefined && ch.uid === undefined && ch.gid === undefined && ch.mtime === undefined;
+      if (h?.pending === p && h.writable && onlySize && ch.size !== undefined) {
+        if (ch.size > this.store.limits.maxFileSize) fail(E.EFBIG);
+        if (!this.committer.quorate()) fail(E.EACCES);
+        this.handles.begin(h, Buffer.alloc(0));
+        this.handles.truncate(h, ch.size);
+        return { ...this.pendingAttr(p), size: 0 };
+      }
+      return this.materialize(p, () => this.setattr(ino, ch, fh, caller));
+    }
     const v = this.virtuals.get(ino);
     const node = v ? null : this.node(ino);
     const current = v ? this.virtualAttr(v) : this.attrOf(node!);
@@ -228,7 +309,7 @@ export class Filesystem implements FsOps {
       if (n.children) fail(E.EISDIR);
       if (ch.size > this.store.limits.maxFileSize) fail(E.EFBIG);
       const h = fh !== undefined ? this.handles.get(fh) : undefined;
-      if (h && h.node === n && h.writable) {
+      if (h && this.handleNode(h) === n && h.writable) {
         // ftruncate is part of the handle's one change
         if (!this.committer.quorate()) fail(E.EACCES);
         this.handles.begin(h, n.data!);
@@ -279,13 +360,19 @@ export class Filesystem implements FsOps {
 
   mknod(parent: number, name: string, mode: number, caller: Caller): Result<Entry> {
     if ((mode & C.S_IFMT) !== S_IFREG) fail(E.ENOSYS);
-    return this.create(parent, name, mode, C.O_EXCL | C.O_WRONLY, caller);
+    if (this.virtualName(parent, name)) fail(E.EEXIST);
+    const r = this.createNow(parent, name, C.O_EXCL | C.O_WRONLY, caller);
+    const close = (c: CreateReply): Entry => {
+      this.handles.close(c.open.fh);
+      return { attr: c.attr, entryTimeout: c.entryTimeout, attrTimeout: c.attrTimeout };
+    };
+    return r instanceof Promise ? r.then(close) : close(r);
   }
 
   mkdir(parent: number, name: string, _mode: number, _caller: Caller): Result<Entry> {
     if (this.virtualName(parent, name)) fail(E.EEXIST);
     const dir = this.dir(parent);
-    if (dir.children!.has(name)) fail(E.EEXIST);
+    if (dir.children!.has(name) || this.pending.named(dir, name)) fail(E.EEXIST);
     this.checkName(name);
     return this.commit({ kind: 'mkdir', path: this.pathIn(dir, name), mtime: now() }, (r) => this.entry(this.attrOf(this.store.tree.get(r.inode!)!)));
   }
@@ -293,7 +380,7 @@ export class Filesystem implements FsOps {
   unlink(parent: number, name: string, _caller: Caller): Result<void> {
     if (this.virtualName(parent, name)) fail(E.EACCES);
     const dir = this.dir(parent);
-    return this.commit({ kind: 'unlink', path: this.pathIn(dir, name), mtime: now() }, () => undefined);
+    return this.settleName(dir, name, () => this.commit({ kind: 'unlink', path: this.pathIn(dir, name), mtime: now() }, () => undefined));
   }
 
   rmdir(parent: number, name: string, _caller: Caller): Result<void> {
@@ -315,6 +402,9 @@ export class Filesystem implements FsOps {
     if (this.virtualName(parent, name) || this.virtualName(newParent, newName)) fail(E.EACCES);
     const dir = this.dir(parent);
     const toDir = this.dir(newParent);
+    if (this.pending.named(dir, name) || this.pending.named(toDir, newName)) {
+      return this.settleName(dir, name, () => this.settleName(toDir, newName, () => this.rename(parent, name, newParent, newName, flags, _caller)));
+    }
     const src = dir.children!.get(name);
     if (!src) fail(E.ENOENT);
     const from = this.pathIn(dir, name);
@@ -336,10 +426,20 @@ export class Filesystem implements FsOps {
       const h = this.handles.open({ node: null, generated: v.name, base: v.content!(), pid: caller.pid, writable, append: false });
       return { fh: h.fh, directIo: true, keepCache: false };
     }
+    const p = this.uncommitted(ino);
+    if (p) {
+      // another reader sees the empty file; another writer needs it stored first
+      if (writable) return this.materialize(p, () => this.open(ino, flags, caller));
+      const h = this.handles.open({ node: null, pending: p, generated: null, base: Buffer.alloc(0), pid: caller.pid, writable, append: false });
+      this.pending.opened(p);
+      return { fh: h.fh, directIo: true, keepCache: false };
+    }
     const node = this.node(ino);
     if (node.children) fail(E.EISDIR);
     if (writable && !this.committer.quorate()) fail(E.EACCES);
-    const h = this.handles.open({ node, generated: null, base: node.data!, pid: caller.pid, writable, append: (flags & C.O_APPEND) !== 0 });
+    const alias = PendingFiles.isPendingIno(ino) ? this.pending.get(ino) : undefined;
+    const h = this.handles.open({ node, pending: alias, generated: null, base: node.data!, pid: caller.pid, writable, append: (flags & C.O_APPEND) !== 0 });
+    if (alias) this.pending.opened(alias);
     if (writable && flags & C.O_TRUNC) {
       // truncation at open is part of the handle's one change (atomic_o_trunc)
       this.handles.begin(h, Buffer.alloc(0));
@@ -356,6 +456,13 @@ export class Filesystem implements FsOps {
     }
     const dir = this.dir(parent);
     const existing = dir.children!.get(name);
+    const p = this.pending.named(dir, name);
+    if (p) {
+      if (flags & C.O_EXCL) fail(E.EEXIST);
+      const open = this.open(p.ino, flags, caller);
+      const entry = (o: OpenReply): CreateReply => ({ ...this.entry(p.inode === null ? this.pendingAttr(p) : { ...this.attrOf(this.node(p.ino)), ino: p.ino }), open: o });
+      return open instanceof Promise ? open.then(entry) : entry(open);
+    }
     if (existing) {
       // the kernel's cache was behind: open what is there, O_TRUNC included
       if (flags & C.O_EXCL) fail(E.EEXIST);
@@ -365,11 +472,35 @@ export class Filesystem implements FsOps {
     }
     this.checkName(name);
     const path = this.pathIn(dir, name);
+    const vmid = vmidErrno(this.store, path);
+    if (vmid) fail(vmid);
+    if (this.store.tree.count + this.pending.size + 1 > this.store.limits.maxEntries) fail(E.ENOSPC);
+    if (!this.committer.quorate()) fail(E.EACCES, 'no quorum');
+    // Not stored yet: the file is committed with what its creator wrote, in one change at close.
+    const pf = this.pending.add(dir, name, (flags & C.O_EXCL) !== 0, now());
+    dir.gen++;
+    const h = this.handles.open({ node: null, pending: pf, generated: null, base: Buffer.alloc(0), pid: caller.pid, writable: (flags & O_ACCMODE) !== C.O_RDONLY, append: (flags & C.O_APPEND) !== 0 });
+    this.pending.opened(pf);
+    return { ...this.entry(this.pendingAttr(pf)), open: { fh: h.fh, directIo: false, keepCache: false } };
+  }
+
+  /** A file created without a handle (mknod): stored at once. */
+  private createNow(parent: number, name: string, flags: number, caller: Caller): Result<CreateReply> {
+    const dir = this.dir(parent);
+    if (dir.children!.has(name) || this.pending.named(dir, name)) fail(E.EEXIST);
+    this.checkName(name);
+    const path = this.pathIn(dir, name);
     return this.commit({ kind: 'create', path, mtime: now(), excl: (flags & C.O_EXCL) !== 0 }, (r) => {
       const node = this.store.tree.get(r.inode!)!;
       const open = this.open(toIno(node.inode), flags & ~C.O_TRUNC, caller) as OpenReply;
       return { ...this.entry(this.attrOf(node)), open };
     });
+  }
+
+  /** The stored entry behind a handle (a handle of a file created uncommitted learns it at commit). */
+  private handleNode(h: Handle): Node | null {
+    if (!h.node && h.pending?.inode) h.node = this.store.tree.get(h.pending.inode) ?? null;
+    return h.node;
   }
 
   private handle(fh: number): Handle {
@@ -398,7 +529,8 @@ export class Filesystem implements FsOps {
       return data.length;
     }
     if (!this.committer.quorate()) fail(E.EACCES);
-    this.handles.begin(h, h.node!.data!);
+    const node = this.handleNode(h);
+    this.handles.begin(h, node ? node.data! : Buffer.alloc(0));
     const at = h.append ? h.len : offset;
     if (at + data.length > this.store.limits.maxFileSize) {
       // refuse now and at close; nothing of this handle's writes is committed
@@ -411,10 +543,13 @@ export class Filesystem implements FsOps {
 
   /** Commits the handle's pending writes as one change; the result is the close()/fsync() result. */
   private commitHandle(h: Handle): Result<void> {
-    if (!h.buf && !h.poisoned) return;
+    const creating = h.pending !== undefined && h.pending.inode === null && h.writable;
+    if (!h.buf && !h.poisoned && !creating) return;
     if (h.poisoned) {
       const errno = h.poisoned;
       this.handles.clean(h);
+      // the file itself was made (empty); what was written past the limit is not
+      if (creating) return this.materialize(h.pending!, () => fail(errno));
       fail(errno);
     }
     if (h.generated) {
@@ -425,7 +560,35 @@ export class Filesystem implements FsOps {
       this.opts.setDebug?.(this.status.debug);
       return;
     }
-    const node = h.node!;
+    const p = h.pending;
+    if (p && p.inode === null) {
+      // the creator's close: the new file and its content are one change
+      const data = h.buf ? this.handles.pending(h) : Buffer.alloc(0);
+      this.handles.clean(h);
+      const op: Op = { kind: 'create', path: this.pathIn(p.dir, p.name), mtime: now(), excl: p.excl, data };
+      let r: Result<void>;
+      try {
+        r = this.commit(op, (res) => {
+          this.pending.committed(p, res.inode!);
+          p.dir.gen++;
+          h.node = this.store.tree.get(res.inode!) ?? null;
+          if (h.node) h.base = h.node.data!;
+          // the kernel learns the stored inode number at its next lookup
+          this.forgetEntry(toIno(p.dir.inode), p.name);
+        });
+      } catch (e) {
+        this.abandon(p);
+        throw e;
+      }
+      if (r instanceof Promise) {
+        return r.catch((e: unknown) => {
+          this.abandon(p);
+          throw e;
+        });
+      }
+      return r;
+    }
+    const node = this.handleNode(h)!;
     if (!this.store.tree.get(node.inode)) {
       // unlinked while open: its content goes nowhere, like a deleted file's on any filesystem
       this.handles.clean(h);
@@ -456,7 +619,14 @@ export class Filesystem implements FsOps {
   release(_ino: number, fh: number, _caller: Caller): Result<void> {
     const h = this.handles.get(fh);
     if (!h) return;
-    const finish = () => this.handles.close(fh);
+    const finish = () => {
+      this.handles.close(fh);
+      if (h.pending) {
+        // a creator that closes before writing anything still made a file
+        if (h.pending.inode === null && h.writable) return;
+        this.pending.closed(h.pending);
+      }
+    };
     try {
       const r = this.commitHandle(h);
       if (r instanceof Promise) return r.finally(finish);
@@ -485,6 +655,7 @@ export class Filesystem implements FsOps {
       if (dir.inode === ROOT_INODE && this.virtuals.named(child.name)) continue; // shadowed by a symlink or generated file
       entries.push({ name: child.name, ino: toIno(child.inode), mode: child.children ? S_IFDIR : S_IFREG });
     }
+    for (const p of this.pending.inDir(dir)) entries.push({ name: p.name, ino: p.ino, mode: S_IFREG });
     return { stamp: `${ino}:${dir.gen}`, entries };
   }
 

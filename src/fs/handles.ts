@@ -1,11 +1,14 @@
 // Open file handles. Writes through a handle are buffered here and committed as one change at flush, fsync or
 // release, so readers never see a half-written file and a file written in many small chunks costs one transaction.
 import type { Node } from '../store/tree.js';
+import type { PendingFile } from './pending.js';
 
 export interface Handle {
   fh: number;
   /** the stored entry (kept even after unlink: reads of an unlinked open file still work) */
   node: Node | null;
+  /** a file created through the kernel and not committed yet (node null until it is) */
+  pending?: PendingFile;
   /** generated file: its name */
   generated: string | null;
   /**

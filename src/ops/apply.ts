@@ -63,6 +63,17 @@ function checkVmid(store: Store, path: string, self?: Node, replaced?: Node): vo
   if (existing && existing.inode !== self?.inode && existing.inode !== replaced?.inode) refuse(E.EEXIST);
 }
 
+/** EEXIST when a new file at `path` would be a second config of an existing VMID (a local check, answered at once). */
+export function vmidErrno(store: Store, path: string): number {
+  try {
+    checkVmid(store, path);
+    return 0;
+  } catch (e) {
+    if (e instanceof Refused) return e.errno;
+    throw e;
+  }
+}
+
 /** A file may take `data`: the per-file limit and the total of the tree (`node` is the file it replaces). */
 function checkContent(store: Store, node: Node | undefined, data: Buffer): void {
   if (data.length > store.limits.maxFileSize) refuse(E.EFBIG);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PveCluster } from '../helpers/cluster.js';
-import { cleanupAll, sh } from '../helpers/daemon.js';
+import { cleanupAll, py, sh } from '../helpers/daemon.js';
 
 describe('a 3-node cluster', () => {
   let c: PveCluster;
@@ -23,6 +23,33 @@ describe('a 3-node cluster', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(c.mount(3), 'storage.cfg'), 'utf8')).toBe('hello\n');
     expect(readFileSync(join(c.mount(2), 'storage.cfg'), 'utf8')).toBe('hello\n');
+  });
+
+  it('vim on node 1 and write-temp-and-rename on node 2 are read back with cat on node 3', async () => {
+    const v = await sh(`printf 'old\\n' > ${c.mount(1)}/datacenter.cfg && vim -es -u NONE -c '%s/old/new/' -c 'wq' ${c.mount(1)}/datacenter.cfg`);
+    expect(v.code, v.stderr).toBe(0);
+    expect((await sh(`cat ${c.mount(3)}/datacenter.cfg`)).stdout).toBe('new\n');
+    const t = await sh(`printf 'keyboard: de\\n' > ${c.mount(2)}/user.cfg.tmp && mv ${c.mount(2)}/user.cfg.tmp ${c.mount(2)}/user.cfg`);
+    expect(t.code, t.stderr).toBe(0);
+    expect((await sh(`cat ${c.mount(3)}/user.cfg`)).stdout).toBe('keyboard: de\n');
+  });
+
+  it('a new file written through one handle is one change, shown empty on its own node until close', async () => {
+    const version = (id: number) => (JSON.parse(readFileSync(join(c.mount(id), '.version'), 'utf8')) as { version: number }).version;
+    const before = version(2);
+    const r = await py(`
+import subprocess
+fd = os.open('${c.mount(1)}/one-change.cfg', os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o640)
+os.write(fd, b'part 1\\n')
+os.write(fd, b'part 2\\n')
+local = subprocess.run(['stat', '-c', '%s', '${c.mount(1)}/one-change.cfg'], capture_output=True, text=True).stdout.strip()
+remote = os.path.exists('${c.mount(2)}/one-change.cfg')
+os.close(fd)
+print(local, remote)
+`);
+    expect(r.stdout.trim(), r.stderr).toBe('0 False');
+    expect(readFileSync(join(c.mount(2), 'one-change.cfg'), 'utf8')).toBe('part 1\npart 2\n');
+    expect(version(2)).toBe(before + 1);
   });
 
   it('every node shows the cluster in .members', () => {
