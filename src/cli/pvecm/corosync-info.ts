@@ -31,6 +31,8 @@ export interface LinkState {
   remote?: string;
   enabled: boolean;
   connected: boolean;
+  /** The local node's own link. */
+  self?: boolean;
 }
 
 export interface ClusterInfo {
@@ -117,6 +119,23 @@ function cfgtoolLinks(): Promise<LinkState[]> {
   });
 }
 
+/** One entry per node and link of the running nodelist: knet's state, 'down' when knet does not list it. */
+function allLinks(nodelist: ReturnType<CmapClient['nodelist']>, self: number, seen: LinkState[]): LinkState[] {
+  const out: LinkState[] = [];
+  for (const n of nodelist) {
+    n.rings.forEach((addr, link) => {
+      if (addr === undefined) return;
+      if (n.nodeid === self) {
+        out.push({ nodeid: n.nodeid, link, local: addr, remote: addr, enabled: true, connected: true, self: true });
+        return;
+      }
+      const s = seen.find((l) => l.nodeid === n.nodeid && l.link === link);
+      out.push(s ?? { nodeid: n.nodeid, link, remote: addr, enabled: false, connected: false });
+    });
+  }
+  return out;
+}
+
 export async function clusterInfo(): Promise<ClusterInfo> {
   const vq = await votequorum();
   const cmap = new CmapClient({ retryMs: 60_000 });
@@ -154,7 +173,7 @@ export async function clusterInfo(): Promise<ClusterInfo> {
     clusterName,
     configVersion,
     transport,
-    links: await cfgtoolLinks(),
+    links: allLinks(nodelist, vq.info.nodeId, await cfgtoolLinks()),
     offline: nodelist.filter((n) => !vq.members.includes(n.nodeid)).map((n) => ({ nodeid: n.nodeid, name: n.name })),
   };
 }

@@ -1,6 +1,6 @@
 // `pvecm create NAME`: makes this node a one-node cluster (corosync 3, knet, crypto on).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -154,9 +154,15 @@ export async function cmdCreate(env: PvecmEnv, argv: string[], out: (s: string) 
   out(`Generating corosync authentication key ${authkey}\n`);
   writeFileAtomic(authkey, randomBytes(256), 0o400);
   out(`Writing corosync config to ${treeConf}\n`);
+  // Written aside and renamed into place: the daemon turns to cluster mode as soon as corosync.conf exists in the
+  // tree, and after that the tree is read-only until corosync is quorate, so the file must arrive whole.
+  const aside = join(env.pveDir, `.corosync.conf.pvecm-${process.pid}`);
   try {
-    writeFileSync(treeConf, text, { flag: 'wx' });
+    if (existsSync(treeConf)) throw new Error('it exists already');
+    writeFileSync(aside, text, { flag: 'wx' });
+    renameSync(aside, treeConf);
   } catch (e) {
+    rmSync(aside, { force: true });
     rmSync(authkey, { force: true });
     throw new CommandError(`cannot write ${treeConf}: ${(e as Error).message}; nothing changed`);
   }

@@ -104,8 +104,9 @@ export function renderStatus(info: ClusterInfo, extra: { fingerprint?: string; p
   out += section('Link status');
   out += `${'Nodeid'.padStart(10)} ${'Link'.padStart(5)} Address                                  State\n`;
   for (const l of info.links) {
-    const state = !l.enabled ? 'disabled' : l.connected ? 'connected' : 'down';
-    out += `${hex(l.nodeid)} ${String(l.link).padStart(5)} ${`${l.local ?? '?'} -> ${l.remote ?? '?'}`.padEnd(40)} ${state}\n`;
+    const state = l.self ? 'local' : l.connected ? 'connected' : 'down';
+    const addr = l.self ? `${l.local}` : `${l.local ?? '?'} -> ${l.remote ?? '?'}`;
+    out += `${hex(l.nodeid)} ${String(l.link).padStart(5)} ${addr.padEnd(40)} ${state}\n`;
   }
   for (const p of extra.problems) out += `warning: ${p}\n`;
   return out;
