@@ -202,6 +202,26 @@ export class PvecmNet {
     return this.nodes[id - 1]!;
   }
 
+  /** A second network (for link 1): eth1 with 10.98.0.N/24 on every node, on its own bridge. */
+  addSecondNetwork(): void {
+    const br = this.net.bridgeNs;
+    const ip = (...a: string[]) => spawnSync('ip', a, { stdio: 'ignore', timeout: 10_000 });
+    ip('-n', br, 'link', 'add', 'br1', 'type', 'bridge');
+    ip('-n', br, 'link', 'set', 'br1', 'up');
+    for (const n of this.nodes) {
+      ip('-n', br, 'link', 'add', `w${n.id}`, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', n.tn.ns);
+      ip('-n', br, 'link', 'set', `w${n.id}`, 'master', 'br1');
+      ip('-n', br, 'link', 'set', `w${n.id}`, 'up');
+      ip('-n', n.tn.ns, 'addr', 'add', `10.98.0.${n.id}/24`, 'dev', 'eth1');
+      ip('-n', n.tn.ns, 'link', 'set', 'eth1', 'up');
+    }
+  }
+
+  /** Takes node `id`'s interface down or up. */
+  setLink(id: number, dev: string, up: boolean): void {
+    spawnSync('ip', ['-n', this.node(id).tn.ns, 'link', 'set', dev, up ? 'up' : 'down'], { stdio: 'ignore', timeout: 10_000 });
+  }
+
   /** Starts the stand-in join service on node `id`; resolves with its port and certificate fingerprint. */
   async startJoinHost(id: number, extra: string[] = []): Promise<{ port: number; fingerprint: string }> {
     const n = this.node(id);
