@@ -101,6 +101,29 @@ export class CorosyncConfSync {
     }
   }
 
+  private seenVersion: number | undefined = undefined;
+  private seenPresent = false;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * For the daemon's commit hook: give the tree's corosync.conf entry as it is after each commit (or undefined).
+   * Calls treeChanged when the entry changed since the last call (entry version), with madeHere when this node
+   * wrote it. Calls are serialized; the result promise is for tests and logs.
+   */
+  observe(entry: { data: Buffer | null; version: number; writer: number } | undefined, localNodeId: number): Promise<ConfSyncResult | undefined> {
+    const present = entry !== undefined && entry.data !== null;
+    if (present === this.seenPresent && (!present || entry!.version === this.seenVersion)) return Promise.resolve(undefined);
+    const first = this.seenVersion === undefined && !this.seenPresent;
+    this.seenPresent = present;
+    this.seenVersion = present ? entry!.version : undefined;
+    const data = present ? Buffer.from(entry!.data!) : undefined;
+    // The first look (daemon start, or after a sync) is never "made here": no reload for what corosync already runs.
+    const madeHere = !first && present && entry!.writer === localNodeId && localNodeId !== 0;
+    const run = this.chain.then(() => this.treeChanged(data, { madeHere }));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
   /** A member says its local corosync.conf now has `version`. */
   peerHas(nodeid: number, version: number): void {
     this.peerVersions.set(nodeid, Math.max(version, this.peerVersions.get(nodeid) ?? 0));
