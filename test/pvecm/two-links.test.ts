@@ -7,6 +7,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('pvecm with two links on two nodes', () => {
   let p: PvecmNet;
+  let fp = '';
 
   beforeAll(async () => {
     p = PvecmNet.create(2);
@@ -34,6 +35,7 @@ describe('pvecm with two links on two nodes', () => {
 
   it('add needs an address for every link the cluster uses', async () => {
     const h = await p.startJoinHost(1);
+    fp = h.fingerprint;
     const n2 = p.node(2);
     const t = await p.node(1).pvecm(['jointoken']);
     const token = t.stdout.trim();
@@ -102,5 +104,27 @@ describe('pvecm with two links on two nodes', () => {
     expect(d.code, d.stderr).toBe(0);
     const nodes = await p.node(1).pvecm(['nodes']);
     expect(nodes.stdout).not.toMatch(/n2/);
+  });
+
+  it('a join that fails halfway says what to run; following it leaves the cluster as it was', async () => {
+    const n1 = p.node(1);
+    const n2 = p.node(2);
+    const before = await n1.readTree('corosync.conf');
+    const t = await n1.pvecm(['jointoken']);
+    const r = await n2.pvecm(['add', n1.address, '--link0', n2.address, '--link1', '10.98.0.2', '--fingerprint', fp], {
+      env: { PVECM_JOIN_TOKEN: t.stdout.trim(), PVECM_START_COROSYNC: 'echo no corosync here >&2; exit 3' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Starting corosync failed: .*exit 3 no corosync here/);
+    expect(r.stderr).toMatch(/to finish by hand: systemctl start corosync/);
+    expect(r.stderr).toMatch(/to undo on the cluster: 'pvecm delnode n2' on a member/);
+    expect(r.stdout).toMatch(/Backing up the database .* to \S+config-\d+\.db/);
+    // The member added n2; the undo the message names restores its corosync.conf (with a higher version).
+    const d = await n1.pvecm(['delnode', 'n2']);
+    expect(d.code, d.stderr).toBe(0);
+    const after = (await n1.readTree('corosync.conf'))!;
+    const strip = (t: string) => t.replace(/config_version: \d+/, '');
+    expect(strip(after)).toBe(strip(before!));
+    await p.waitWritable([1]);
   });
 });
