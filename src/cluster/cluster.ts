@@ -107,7 +107,12 @@ export class ClusterCommitter implements Committer {
   private readonly inFlight = new Map<number, Outgoing>();
   private held: Held[] = [];
   private readonly reassembly = new Map<string, Reassembler>();
+  /** members that speak another protocol or sent garbage: ignored until they leave */
   private readonly foreign = new Set<string>();
+  /** members that did not answer a state exchange: left out until they send a state */
+  private readonly silent = new Set<string>();
+  private askAfterRound = false;
+  private roundTimer: NodeJS.Timeout | undefined;
   // verification
   private verifyTimer: NodeJS.Timeout | undefined;
   private verifying: { id: string; sums: Map<string, { nodeid: number; version: number; digest: string }>; done: ((r: VerifyResult) => void)[] } | null = null;
@@ -257,15 +262,17 @@ export class ClusterCommitter implements Committer {
         msg = inner.msg;
       } else msg = d.msg;
     } catch (err) {
-      this.wireFault(nodeid, (err as Error).message);
+      this.wireFault(nodeid, pid, (err as Error).message);
       return;
     }
     this.handle(nodeid, pid, msg);
   }
 
   /** A message that does not decode: nothing of it is applied; this node leaves and comes back through a resync. */
-  private wireFault(nodeid: number, why: string): void {
+  private wireFault(nodeid: number, pid: number, why: string): void {
     this.log.error({ from: nodeid, why }, 'malformed cluster message: leaving the group to resync');
+    // its sender is ignored from now on (every member saw the same bytes and decides the same)
+    this.foreign.add(keyOf(nodeid, pid));
     this.opts.clusterlog.add(this.entry(3, `malformed message from node ${nodeid} (${why}); resyncing`));
     this.reassembly.clear();
     try {
@@ -298,10 +305,15 @@ export class ClusterCommitter implements Committer {
         return;
       case 'sync':
         if (!this.isMember(key)) return;
+        for (const k of msg.ignore ?? []) {
+          this.silent.add(k);
+          if (k === keyOf(this.nodeId, this.pid)) this.askAfterRound = true;
+        }
         this.beginRound(msg.epoch);
         return;
       case 'state':
         if (msg.epoch !== this.epoch || !this.isMember(key)) return;
+        this.silent.delete(key);
         this.states.set(key, { key, nodeid, pid, gen: msg.gen, version: msg.version, mtime: msg.mtime, lead: msg.lead, inodes: msg.inodes, digests: msg.digests });
         this.opts.clusterlog.merge(msg.log);
         this.maybeComplete();
@@ -365,7 +377,11 @@ export class ClusterCommitter implements Committer {
   }
 
   private liveMembers(): CpgMember[] {
-    return this.members.filter((m) => !this.foreign.has(keyOf(m.nodeid, m.pid)));
+    const me = keyOf(this.nodeId, this.pid);
+    return this.members.filter((m) => {
+      const k = keyOf(m.nodeid, m.pid);
+      return !this.foreign.has(k) && (k === me || !this.silent.has(k));
+    });
   }
 
   private isLowest(): boolean {
@@ -378,6 +394,7 @@ export class ClusterCommitter implements Committer {
     for (const gone of m.left) {
       this.reassembly.delete(keyOf(gone.nodeid, gone.pid));
       this.foreign.delete(keyOf(gone.nodeid, gone.pid));
+      this.silent.delete(keyOf(gone.nodeid, gone.pid));
     }
     this.log.info({ members: m.members.map((x) => x.nodeid), joined: m.joined.map((x) => x.nodeid), left: m.left.map((x) => x.nodeid) }, 'membership changed');
     // Changes delivered since the last exchange were applied nowhere, and a newcomer never saw them: everybody drops
@@ -408,9 +425,9 @@ export class ClusterCommitter implements Committer {
   }
 
   /** Asks every member for a state exchange (any member may; the last `sync` delivered wins). */
-  requestSync(why: string): void {
+  requestSync(why: string, ignore?: string[]): void {
     if (this.phase === 'offline') return;
-    this.sendQuietly({ t: 'sync', epoch: `${this.nodeId}.${this.pid}.${++this.epochCounter}`, why });
+    this.sendQuietly({ t: 'sync', epoch: `${this.nodeId}.${this.pid}.${++this.epochCounter}`, why, ...(ignore?.length ? { ignore } : {}) });
   }
 
   private beginRound(epoch: Epoch): void {
@@ -421,6 +438,18 @@ export class ClusterCommitter implements Committer {
     this.updates.clear();
     const { inodes, digests } = summarize(this.store.tree);
     const mtime = this.store.tree.root.mtime;
+    // The lowest member watches the exchange: members that never answer (a stuck process, a stray group member)
+    // would hold everybody; after the timeout they are named and left out.
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    if (this.isLowest()) {
+      this.roundTimer = setTimeout(() => {
+        if (this.epoch !== epoch || this.leader) return;
+        const missing = this.liveMembers().map((m) => keyOf(m.nodeid, m.pid)).filter((k) => !this.states.has(k));
+        this.log.warn({ missing }, 'members did not answer the state exchange: leaving them out');
+        this.requestSync('members did not answer', missing);
+      }, Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000));
+      this.roundTimer.unref();
+    }
     this.sendQuietly({
       t: 'state', epoch, gen: this.gen, version: this.store.tree.version, mtime, lead: !this.yieldLead, inodes, digests,
       log: this.opts.clusterlog.newest(50),
@@ -471,15 +500,20 @@ export class ClusterCommitter implements Committer {
       if (!iLead) {
         const since = this.lastSyncWith[String(leader.nodeid)] ?? Math.max(0, ...Object.values(this.lastSyncWith));
         const plan = planCatchUp(tree, leader, this.updates, since, this.opts.nodename, nowS());
-        if (plan.discarded.length) {
-          this.store.recordDiscarded(plan.discarded);
-          const msg = `${plan.discarded.length} local change(s) discarded by the catch-up from node ${leader.nodeid} (kept: pmxcfs --discarded)`;
-          this.log.warn({ paths: plan.discarded.map((d) => d.path) }, msg);
-          this.opts.clusterlog.add(this.entry(4, msg));
-        }
         if (plan.puts.length || plan.dels.length || tree.version !== end.version) {
           this.store.replace(plan.puts, plan.dels, end.version, end.writer, end.mtime);
           this.log.info({ from: leader.nodeid, updated: plan.puts.length, removed: plan.dels.length, version: end.version }, 'caught up');
+        }
+        // nothing is lost where the cluster's tree holds the same content at the same path
+        const lost = plan.discarded.filter((d) => {
+          const now = tree.resolve(d.path);
+          return !now || now.type !== d.type || (d.data !== null && !(now.data ?? Buffer.alloc(0)).equals(d.data));
+        });
+        if (lost.length) {
+          this.store.recordDiscarded(lost);
+          const msg = `${lost.length} local change(s) discarded by the catch-up from node ${leader.nodeid} (kept: pmxcfs --discarded)`;
+          this.log.warn({ paths: lost.map((d) => d.path) }, msg);
+          this.opts.clusterlog.add(this.entry(4, msg));
         }
       }
       this.gen = end.gen;
@@ -495,6 +529,11 @@ export class ClusterCommitter implements Committer {
     this.yieldLead = false;
     this.phase = 'synced';
     this.epoch = null;
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    if (this.askAfterRound) {
+      this.askAfterRound = false;
+      this.requestSync('left out of the last exchange');
+    }
     this.updates.clear();
     this.log.info({ leader: leader.nodeid, version: tree.version, gen: this.gen }, 'synced');
     const held = this.held;

@@ -16,8 +16,11 @@ export type Epoch = string;
 export type Msg =
   /** changes from one member, applied in one transaction everywhere; `seq` numbers the first, the others follow */
   | { t: 'ops'; seq: number; ops: Op[] }
-  /** starts a state exchange (after a membership change, or asked for: quorum regained, verification mismatch) */
-  | { t: 'sync'; epoch: Epoch; why: string }
+  /**
+   * starts a state exchange (after a membership change, or asked for: quorum regained, verification mismatch);
+   * `ignore` names members (nodeid:pid) that stayed silent in the last one: they are left out until they speak
+   */
+  | { t: 'sync'; epoch: Epoch; why: string; ignore?: string[] }
   /** a member's state: `inodes[i]` has the 8-byte digest at `digests[8i]`; `lead: false` asks not to be leader */
   | { t: 'state'; epoch: Epoch; gen: number; version: number; mtime: number; lead: boolean; inodes: number[]; digests: Buffer; log: LogEntry[] }
   /** entries the leader sends to those who differ */
@@ -155,6 +158,7 @@ function checkMsg(b: Record<string, unknown>): Msg {
       break;
     case 'sync':
       need(isStr(b.epoch) && isStr(b.why), 'sync');
+      need(b.ignore === undefined || (Array.isArray(b.ignore) && (b.ignore as unknown[]).every(isStr)), 'sync ignore');
       break;
     case 'state':
       need(isStr(b.epoch) && isUint(b.gen) && isUint(b.version) && isInt(b.mtime) && typeof b.lead === 'boolean', 'state');

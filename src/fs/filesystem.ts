@@ -180,9 +180,9 @@ export class Filesystem implements FsOps {
       for (const c of info.changes) {
         const place = c.put ?? c.del;
         if (!place) continue;
-        this.invalidate({ kind: 'inode', ino: toIno(place.inode) });
-        this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name });
-        if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name });
+        this.invalidate({ kind: 'inode', ino: toIno(place.inode), background: true });
+        this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name, background: true });
+        if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name, background: true });
       }
     }
   }

@@ -3,7 +3,7 @@
 // every node's mount is reachable from the test process (node i's /etc/pve is `mount(i)`).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeStateDir, startDaemon, run, sleep, type Daemon, type StateDir } from './daemon.js';
+import { makeStateDir, startDaemon, run, sleep, type Daemon, type StateDir } from '../../bench/lib-daemon.js';
 import { Testnet, type TestnetOptions } from './testnet.js';
 
 export interface ClusterNode {
