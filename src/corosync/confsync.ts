@@ -73,6 +73,26 @@ export function writeFileAtomic(path: string, data: Buffer | string, mode = 0o64
   renameSync(tmp, path);
 }
 
+/** Existing nodes whose address of an existing link changed: corosync refuses those on reload. */
+function addressChanges(oldData: Buffer, conf: ReturnType<typeof parseCorosyncConf>): string[] {
+  let old;
+  try {
+    old = listNodes(parseCorosyncConf(oldData.toString('utf8'), { validate: false }));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of listNodes(conf)) {
+    const o = old.find((x) => x.nodeid === n.nodeid);
+    if (!o) continue;
+    for (const [link, addr] of Object.entries(n.rings)) {
+      const was = o.rings[Number(link)];
+      if (was !== undefined && was !== addr) out.push(`node ${n.name} link ${link}: ${was} -> ${addr}`);
+    }
+  }
+  return out;
+}
+
 export class CorosyncConfSync {
   readonly path: string;
   private readonly peerVersions = new Map<number, number>();
@@ -168,6 +188,12 @@ export class CorosyncConfSync {
           return this.refuse(`node '${n.name}' ring${link}_addr '${addr}' does not resolve to an address (use an IP address or fix name resolution)`);
         }
       }
+    }
+    const restart = local ? addressChanges(local, conf) : [];
+    if (restart.length) {
+      const msg = `corosync.conf config_version ${version} changes link addresses (${restart.join('; ')}): corosync cannot take that by a reload, restart it on every node, one at a time (systemctl restart corosync)`;
+      this.opts.log.warn(msg);
+      this.opts.clusterLog?.(4, msg);
     }
     try {
       writeFileAtomic(this.path, data);

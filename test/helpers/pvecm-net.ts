@@ -248,6 +248,10 @@ export class PvecmNet {
     });
   }
 
+  confSyncLog(): string[] {
+    return this.confSync?.log ?? [];
+  }
+
   startConfSync(): ConfSyncStandIn {
     this.confSync ??= new ConfSyncStandIn(this);
     this.confSync.start();
@@ -346,8 +350,9 @@ export class ConfSyncStandIn {
       const v = Math.min(...versions);
       if (running.length && v > this.reloaded && versions.every((x) => x === v)) {
         const r = await this.p.node(running[0]!).exec(['corosync-cfgtool', '-R'], { timeoutMs: 10_000 });
+        // A refused reload (e.g. a changed link address: corosync needs a restart) is not retried.
         this.log.push(`reload v${v} on n${running[0]}: ${r.code} ${r.stderr.trim()}`);
-        if (r.code === 0) this.reloaded = v;
+        this.reloaded = v;
       }
     } catch (e) {
       this.log.push(`tick: ${String(e)}`);

@@ -64,7 +64,7 @@ describe('pvecm: create, add, status, delnode on three nodes', () => {
     expect(r.stdout).toContain(`Join fingerprint: ${fingerprint}`);
   });
 
-  it('pvecm add with a wrong fingerprint or a wrong token is refused and changes nothing on either side', async () => {
+  it('pvecm add with a wrong fingerprint, token or password is refused and changes nothing on either side', async () => {
     const n2 = p.node(2);
     const before = await p.node(1).readTree('corosync.conf');
     const wrongFp = fingerprint.replace(/^../, fingerprint.startsWith('00') ? '11' : '00');
@@ -72,6 +72,9 @@ describe('pvecm: create, add, status, delnode on three nodes', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/fingerprint mismatch/);
     r = await n2.pvecm(['add', p.node(1).address, '--link0', n2.address, '--fingerprint', fingerprint], { env: { PVECM_JOIN_TOKEN: 'x'.repeat(32) } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/authentication failed.*nothing changed/);
+    r = await n2.pvecm(['add', p.node(1).address, '--link0', n2.address, '--fingerprint', fingerprint], { env: { PVECM_PASSWORD: 'not-the-root-password' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/authentication failed.*nothing changed/);
     expect(await p.node(1).readTree('corosync.conf')).toBe(before);
