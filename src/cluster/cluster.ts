@@ -275,25 +275,8 @@ export class ClusterCommitter implements Committer {
     this.foreign.add(keyOf(nodeid, pid));
     this.opts.clusterlog.add(this.entry(3, `malformed message from node ${nodeid} (${why}); resyncing`));
     this.reassembly.clear();
-    try {
-      this.cpg.leave();
-    } catch {
-      /* not joined */
-    }
-    this.offline('left after a malformed message');
-    // Rejoining is a membership change for everyone: a full state exchange follows.
-    setTimeout(() => this.rejoin(), 200).unref();
-  }
-
-  private rejoin(): void {
-    if (this.closed) return;
-    try {
-      this.cpg.rejoin();
-      this.phase = 'syncing';
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not rejoin the cluster group: retrying');
-      setTimeout(() => this.rejoin(), 1000).unref();
-    }
+    // Coming back is a membership change for everyone: a full state exchange follows.
+    this.cpg.reconnect('left the group after a malformed message');
   }
 
   private handle(nodeid: number, pid: number, msg: Msg): void {

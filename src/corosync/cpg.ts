@@ -144,14 +144,9 @@ export class CpgClient extends Reconnecting<RawCpg, CpgEvents> {
     this.joined = false;
   }
 
-  /** Joins the group again after leave() (others see reason 'join'). */
-  rejoin(): void {
-    const h = this.handle;
-    if (!h) throw new CsError('not connected to corosync', CS.ERR_LIBRARY);
-    if (this.joined) return;
-    const rc = h.join(this.group);
-    if (rc !== CS.OK) throw new CsError(`cpg_join(${this.group}) failed: cs_error ${rc}`, rc);
-    this.joined = true;
+  /** Drops the connection (others see this member leave) and connects and joins again after the retry delay. */
+  reconnect(why: string): void {
+    this.lost(new CsError(why, CS.ERR_LIBRARY));
   }
 
   /** Current group membership asked from corosync. */
