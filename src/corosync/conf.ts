@@ -342,3 +342,120 @@ export function removeNode(conf: CorosyncConf, nameOrId: string | number): boole
   list.items.splice(idx, 1);
   return true;
 }
+
+// ------------------------------------------------------------------------------------------------ cluster configs
+
+/** Why corosync (or the original pvecm) would not take this cluster name, or undefined if it is fine. */
+export function clusterNameError(name: string): string | undefined {
+  if (name === '') return 'the cluster name is empty';
+  if (name.length > 15) return `cluster name '${name}' is ${name.length} characters long; at most 15 are allowed`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(name)) {
+    return `cluster name '${name}' may hold only letters, digits and '-' (and must start with a letter or digit)`;
+  }
+  return undefined;
+}
+
+export interface LinkSpec {
+  address: string;
+  /** knet_link_priority (higher wins in passive mode). */
+  priority?: number;
+}
+
+export interface NewClusterSpec {
+  clusterName: string;
+  nodeName: string;
+  nodeid: number;
+  votes: number;
+  /** By link number. */
+  links: Record<number, LinkSpec>;
+  /** crypto_cipher aes256 + crypto_hash sha256 (default on). */
+  crypto?: boolean;
+  twoNode?: boolean;
+  waitForAll?: boolean;
+}
+
+/** A corosync 3 (knet) config for a new one-node cluster, in Proxmox's two-space layout. */
+export function buildCorosyncConf(spec: NewClusterSpec): string {
+  const nameErr = clusterNameError(spec.clusterName);
+  if (nameErr) throw new ConfError(nameErr, 0);
+  const linkNos = Object.keys(spec.links).map(Number).sort((a, b) => a - b);
+  if (linkNos.length === 0) throw new ConfError('a cluster needs at least one link', 0);
+  const rings = linkNos.map((l) => `    ring${l}_addr: ${spec.links[l]!.address}\n`).join('');
+  const interfaces = linkNos
+    .map((l) => {
+      const prio = spec.links[l]!.priority;
+      return `  interface {\n    linknumber: ${l}\n${prio !== undefined ? `    knet_link_priority: ${prio}\n` : ''}  }\n`;
+    })
+    .join('');
+  const quorumExtra = `${spec.twoNode ? '  two_node: 1\n' : ''}${spec.waitForAll !== undefined ? `  wait_for_all: ${spec.waitForAll ? 1 : 0}\n` : ''}`;
+  const crypto = spec.crypto === false ? '  crypto_cipher: none\n  crypto_hash: none\n' : '  crypto_cipher: aes256\n  crypto_hash: sha256\n';
+  const text =
+    `logging {\n  debug: off\n  to_syslog: yes\n}\n\n` +
+    `nodelist {\n  node {\n    name: ${spec.nodeName}\n    nodeid: ${spec.nodeid}\n    quorum_votes: ${spec.votes}\n${rings}  }\n}\n\n` +
+    `quorum {\n  provider: corosync_votequorum\n${quorumExtra}}\n\n` +
+    `totem {\n  cluster_name: ${spec.clusterName}\n  config_version: 1\n${crypto}${interfaces}  ip_version: ipv4-6\n` +
+    `  link_mode: passive\n  secauth: on\n  transport: knet\n  version: 2\n}\n`;
+  parseCorosyncConf(text); // what we write must pass our own checks
+  return text;
+}
+
+/** Where corosync reads the shared key, as this config says (default /etc/corosync/authkey). */
+export function keyfilePath(conf: CorosyncConf, corosyncDir = '/etc/corosync'): string {
+  return getValue(conf, 'totem.keyfile') ?? `${corosyncDir}/authkey`;
+}
+
+export interface ConfCheck {
+  /** 0 when the update may be applied, EINVAL otherwise. */
+  errno: number;
+  reason?: string;
+}
+
+const EINVAL = 22;
+
+/**
+ * Decides, without any I/O, whether the tree's corosync.conf may change from `oldData` to `newData`: the new file
+ * must parse and validate, keep the cluster name, and carry a config_version above the old one (unless the content
+ * is identical). The deterministic apply calls this, so every node reaches the same verdict, and a broken edit
+ * through /etc/pve fails at close() with EINVAL instead of breaking corosync later.
+ */
+export function checkCorosyncConfUpdate(oldData: Buffer | undefined, newData: Buffer): ConfCheck {
+  if (oldData && oldData.equals(newData)) return { errno: 0 };
+  const text = newData.toString('utf8');
+  if (text.trim() === '') return { errno: EINVAL, reason: 'corosync.conf: the new file is empty' };
+  let conf: CorosyncConf;
+  try {
+    conf = parseCorosyncConf(text);
+  } catch (e) {
+    return { errno: EINVAL, reason: (e as Error).message };
+  }
+  if (!sectionPath(conf, ['totem'], false)) return { errno: EINVAL, reason: 'corosync.conf: missing totem section' };
+  const nodes = listNodes(conf);
+  if (nodes.length === 0) return { errno: EINVAL, reason: 'corosync.conf: the nodelist has no node' };
+  const unnamed = nodeSections(conf).find((s) => !s.items.some((i) => i.kind === 'value' && i.key === 'name'));
+  if (unnamed) return { errno: EINVAL, reason: `corosync.conf line ${unnamed.line}: node without name (it must be the node's hostname)` };
+  const newName = getValue(conf, 'totem.cluster_name');
+  if (newName === undefined) return { errno: EINVAL, reason: 'corosync.conf: missing totem.cluster_name' };
+  const newVersion = getConfigVersion(conf);
+  if (newVersion === undefined) return { errno: EINVAL, reason: 'corosync.conf: missing totem.config_version' };
+  if (!oldData) return { errno: 0 };
+  let old: CorosyncConf;
+  try {
+    old = parseCorosyncConf(oldData.toString('utf8'), { validate: false });
+  } catch {
+    return { errno: 0 }; // the old file was already broken: any valid file is an improvement
+  }
+  const oldName = getValue(old, 'totem.cluster_name');
+  if (oldName !== undefined && oldName !== newName) {
+    const line = findValue(conf, 'totem.cluster_name')?.line ?? 0;
+    return { errno: EINVAL, reason: `corosync.conf line ${line}: the cluster name cannot change ('${oldName}' -> '${newName}')` };
+  }
+  const oldVersion = getConfigVersion(old) ?? 0;
+  if (newVersion <= oldVersion) {
+    const line = findValue(conf, 'totem.config_version')?.line ?? 0;
+    return {
+      errno: EINVAL,
+      reason: `corosync.conf line ${line}: config_version ${newVersion} is not higher than the current ${oldVersion} (raise it with every change)`,
+    };
+  }
+  return { errno: 0 };
+}
