@@ -165,14 +165,21 @@ async function main(): Promise<void> {
   let fs: Filesystem | null = null;
   let committer: Committer = local;
   let mode: ModeCommitter | null = null;
+  let stopCluster: () => Promise<void> = async () => {};
   if (!o.local) {
-    const wiring = { store: store!, status, log, local, corosyncConf: o.corosyncConf, retryMs: Number(process.env.PMXCFS_COROSYNC_RETRY_MS ?? 1000) };
+    const wiring = {
+      store: store!, status, log, local, corosyncConf: o.corosyncConf, retryMs: Number(process.env.PMXCFS_COROSYNC_RETRY_MS ?? 1000),
+      joinDir: process.env.PMXCFS_JOIN_DIR ?? resolve(dirname(o.db), 'join'),
+      joinPort: process.env.PMXCFS_JOIN_PORT === undefined ? 5406 : Number(process.env.PMXCFS_JOIN_PORT) || 0,
+    };
     try {
       importCorosyncConf(wiring);
     } catch (err) {
       failStart((err as Error).message);
     }
-    committer = mode = setUpCluster(wiring, () => fs);
+    const c = setUpCluster(wiring, () => fs);
+    committer = mode = c.mode;
+    stopCluster = c.stop;
   }
   status.clusterlog.add({ time: status.starttime, pri: 6, tag: 'pmxcfs', pid: process.pid, node: o.nodename, user: 'root@pam', msg: `starting pmxcfs${mode?.clustered ? '' : ' in local mode'}` });
   const expiry = Number(process.env.PMXCFS_LOCK_EXPIRY);
@@ -217,7 +224,7 @@ async function main(): Promise<void> {
     } catch (err) {
       log.error({ err }, 'unmount failed');
     }
-    mode?.clustered?.close();
+    await stopCluster();
     store!.close();
     lock?.release();
     rmSync(pidFile, { force: true });

@@ -58,6 +58,8 @@ export interface ClusterOptions {
   onView?: (view: ClusterView) => void;
   /** called after every completed state exchange */
   onSynced?: () => void;
+  /** a member announced the config_version of its local corosync.conf */
+  onConfVersion?: (nodeid: number, version: number) => void;
 }
 
 type Phase = 'offline' | 'syncing' | 'synced';
@@ -323,6 +325,9 @@ export class ClusterCommitter implements Committer {
       case 'log':
         this.opts.clusterlog.merge(msg.entries);
         return;
+      case 'confver':
+        this.opts.onConfVersion?.(nodeid, msg.version);
+        return;
     }
   }
 
@@ -584,6 +589,16 @@ export class ClusterCommitter implements Committer {
       }
     } else this.log.info({ version: sums[0]?.version }, 'verification: all members agree');
     for (const d of v.done) d({ agree, members: sums });
+  }
+
+  /** Tells the members which corosync.conf version this node's corosync has on disk. */
+  announceConfVersion(version: number): void {
+    this.sendQuietly({ t: 'confver', version });
+  }
+
+  /** Node ids whose daemon is in the group now. */
+  onlineNodeIds(): number[] {
+    return [...new Set(this.members.map((m) => m.nodeid))];
   }
 
   // ---- cluster log and view ----

@@ -30,6 +30,8 @@ export type Msg =
   /** asks every member for a checksum of its whole tree */
   | { t: 'verify'; id: string }
   | { t: 'checksum'; id: string; digest: Buffer; version: number }
+  /** this member's /etc/corosync/corosync.conf now has config_version `version` (reload barrier) */
+  | { t: 'confver'; version: number }
   /** cluster log entries, added on every member */
   | { t: 'log'; entries: LogEntry[] };
 
@@ -179,6 +181,9 @@ function checkMsg(b: Record<string, unknown>): Msg {
       break;
     case 'checksum':
       need(isStr(b.id) && Buffer.isBuffer(b.digest) && isUint(b.version), 'checksum');
+      break;
+    case 'confver':
+      need(isUint(b.version), 'confver');
       break;
     case 'log':
       need(Array.isArray(b.entries), 'log');

@@ -6,6 +6,16 @@ import type { Store } from '../store/store.js';
 import { basename, dirname, DT_DIR, DT_REG, ROOT_INODE, type Node, type Row } from '../store/tree.js';
 import { guestOfPath, scanGuests } from '../store/vmlist.js';
 import type { ApplyResult, Op } from './op.js';
+import { checkCorosyncConfUpdate } from '../corosync/conf.js';
+
+/** The tree's corosync.conf: every version of it must be one corosync accepts, with a growing config_version. */
+const COROSYNC_CONF = 'corosync.conf';
+
+function checkCorosyncConf(store: Store, path: string, data: Buffer): void {
+  if (path.replace(/^\/+/, '') !== COROSYNC_CONF) return;
+  const old = store.tree.resolve(COROSYNC_CONF);
+  if (checkCorosyncConfUpdate(old?.data ?? undefined, data).errno) refuse(E.EINVAL);
+}
 
 /** Names the kernel invents for unlinked-but-open files; they are never stored. */
 export const isFuseHidden = (name: string): boolean => name.startsWith('.fuse_hidden');
@@ -103,6 +113,7 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
           if (existing!.children) refuse(E.EISDIR);
           if (data === undefined) return { errno: 0, inode: existing!.inode };
           checkContent(store, existing!, data);
+          checkCorosyncConf(store, op.path, data);
           inode = existing!.inode;
           changes.push({ put: { ...rowOf(existing!), version, writer, mtime: op.mtime, data } });
           break;
@@ -111,6 +122,7 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         checkRoomForEntry(store);
         if (op.kind === 'create') checkVmid(store, op.path);
         if (data) checkContent(store, undefined, data);
+        if (op.kind === 'create') checkCorosyncConf(store, op.path, data ?? Buffer.alloc(0));
         const type = op.kind === 'mkdir' ? DT_DIR : DT_REG;
         inode = version; // the original's rule: a new entry's inode is the new global version
         changes.push({ put: { inode, parent: dir.inode, version, writer, mtime: op.mtime, type, name, data: type === DT_REG ? (data ?? Buffer.alloc(0)) : null } });
@@ -121,6 +133,7 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
         if (!node) refuse(E.ENOENT);
         if (node!.children) refuse(E.EISDIR);
         checkContent(store, node!, op.data);
+        checkCorosyncConf(store, op.path, op.data);
         inode = node!.inode;
         changes.push({ put: { ...rowOf(node!), version, writer, mtime: op.mtime, data: op.data } });
         break;
@@ -166,7 +179,10 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
             if (target.children!.size > 0) refuse(E.ENOTEMPTY);
           } else if (target.children) refuse(E.EISDIR);
         }
-        if (!src!.children) checkVmid(store, op.to, src!, target);
+        if (!src!.children) {
+          checkVmid(store, op.to, src!, target);
+          checkCorosyncConf(store, op.to, src!.data!);
+        }
         if (target) changes.push({ del: placeOf(target) });
         inode = src!.inode;
         // a rename changes where the entry is, not its content: its mtime stays

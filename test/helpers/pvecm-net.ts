@@ -72,7 +72,7 @@ export class PvecmNode {
     return join(this.dir, 'corosync-wrapper');
   }
   get daemonCmd() {
-    return `${process.execPath} ${DAEMON_JS} --mount ${this.mnt} --db ${this.db} --run-dir ${this.run} --nodename ${this.name} --corosync-conf ${this.corosyncDir}/corosync.conf --fuse native </dev/null >/dev/null 2>>${this.run}/pmxcfs.log`;
+    return `PMXCFS_JOIN_DIR=${this.joinDir} ${process.execPath} ${DAEMON_JS} --mount ${this.mnt} --db ${this.db} --run-dir ${this.run} --nodename ${this.name} --corosync-conf ${this.corosyncDir}/corosync.conf --fuse native </dev/null >/dev/null 2>>${this.run}/pmxcfs.log`;
   }
   get stopDaemonCmd() {
     return `p=$(cat ${this.run}/pmxcfs.pid 2>/dev/null) || exit 0; kill $p 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; true`;
@@ -222,30 +222,25 @@ export class PvecmNet {
     spawnSync('ip', ['-n', this.node(id).tn.ns, 'link', 'set', dev, up ? 'up' : 'down'], { stdio: 'ignore', timeout: 10_000 });
   }
 
-  /** Starts the stand-in join service on node `id`; resolves with its port and certificate fingerprint. */
-  async startJoinHost(id: number, extra: string[] = []): Promise<{ port: number; fingerprint: string }> {
+  /** The join service of node `id`'s daemon (cluster mode): its port and certificate fingerprint, from its log. */
+  async startJoinHost(id: number): Promise<{ port: number; fingerprint: string }> {
     const n = this.node(id);
-    const p = spawn(
-      'nsenter',
-      [`--net=/run/netns/${n.tn.ns}`, '--', process.execPath, JOIN_HOST_JS, '--mount', n.mnt, '--join-dir', n.joinDir, '--corosync-dir', n.corosyncDir, '--nodename', n.name, '--port', '5406', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.joinHosts.push(p);
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    return new Promise((res, rej) => {
-      let out = '';
-      const t = setTimeout(() => rej(new Error(`join host did not start: ${err}`)), 20_000);
-      p.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = out.match(/^ready (\d+) (\S+)/m);
-        if (m) {
-          clearTimeout(t);
-          res({ port: Number(m[1]), fingerprint: m[2]! });
-        }
-      });
-      p.once('exit', () => rej(new Error(`join host exited: ${err}`)));
-    });
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      let log = '';
+      try {
+        log = readFileSync(join(n.run, 'pmxcfs.log'), 'utf8');
+      } catch {
+        /* not yet */
+      }
+      const lines = log.split('\n').filter((l) => l.includes('join service listening'));
+      if (lines.length) {
+        const m = JSON.parse(lines[lines.length - 1]!) as { port: number; fingerprint: string };
+        return { port: m.port, fingerprint: m.fingerprint };
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`node ${id}'s daemon did not start its join service`);
   }
 
   confSyncLog(): string[] {

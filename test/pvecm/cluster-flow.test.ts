@@ -15,7 +15,6 @@ describe('pvecm: create, add, status, delnode on three nodes', () => {
   beforeAll(async () => {
     p = PvecmNet.create(3);
     for (const n of p.nodes) await n.startDaemon();
-    p.startConfSync();
   }, 60_000);
 
   afterAll(async () => {

@@ -13,7 +13,6 @@ describe('pvecm with two links on two nodes', () => {
     p = PvecmNet.create(2);
     p.addSecondNetwork();
     for (const n of p.nodes) await n.startDaemon();
-    p.startConfSync();
   }, 60_000);
 
   afterAll(async () => {
