@@ -20,6 +20,7 @@ import { Status } from '../status/status.js';
 import { DEFAULT_LOCK_EXPIRY_S } from '../fs/locks.js';
 import { acquireLockFile, type LockFile } from './lockfile.js';
 import { clearStaleMount } from './mounts.js';
+import { notifyReady } from './sdnotify.js';
 
 interface Options {
   foreground: boolean;
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
   writeFileSync(pidFile, `${process.pid}\n`);
   log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
   tellParent('ready\n');
+  notifyReady(log, `${o.mount} mounted`);
 
   let stopping = false;
   const stop = async (signal: string) => {
