@@ -33,6 +33,12 @@ export interface ClusterWiring {
 export function importCorosyncConf(w: ClusterWiring): void {
   if (w.store.tree.count > 0 || w.store.tree.resolve(TREE_COROSYNC_CONF) || !existsSync(w.corosyncConf)) return;
   const data = readFileSync(w.corosyncConf);
+  // Debian's corosync package ships an example one-node cluster ("debian", "node1"): not this node's cluster
+  const text = data.toString('utf8');
+  if (/cluster_name:\s*debian\s*$/m.test(text) && /name:\s*node1\s*$/m.test(text)) {
+    w.log.info({ file: w.corosyncConf }, "Debian's example corosync.conf is not imported: the node stays standalone");
+    return;
+  }
   const r = w.local.commit({ kind: 'create', path: TREE_COROSYNC_CONF, mtime: Math.floor(Date.now() / 1000), excl: true, data });
   if (r.errno) {
     w.log.warn({ file: w.corosyncConf, errno: r.errno }, 'corosync.conf is not valid: not imported, the node stays standalone');
