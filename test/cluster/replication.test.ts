@@ -52,6 +52,13 @@ print(local, remote)
     expect(version(2)).toBe(before + 1);
   });
 
+  it('a broken corosync.conf written through /etc/pve fails at close with EINVAL and is applied nowhere', async () => {
+    const before = readFileSync(join(c.mount(1), 'corosync.conf'));
+    const r = await py(`print(W('${c.mount(1)}/corosync.conf', 'totem {\\n  version: 2\\n'))`);
+    expect(r.stdout.trim()).toBe('close:EINVAL');
+    for (const id of [1, 2, 3]) expect(readFileSync(join(c.mount(id), 'corosync.conf')).equals(before)).toBe(true);
+  });
+
   it('every node shows the cluster in .members', () => {
     const m = c.members(2);
     expect(m.cluster).toMatchObject({ quorate: 1, nodes: 3 });
