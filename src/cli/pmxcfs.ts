@@ -235,6 +235,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => log.info('SIGHUP ignored'));
+  // on demand: every member compares a checksum of its whole tree (the result goes to the log)
+  process.on('SIGUSR1', () => {
+    const cluster = mode?.clustered;
+    if (!cluster) return log.info('verification asked for, but this node is not in a cluster');
+    void cluster.verify().then((r) => log.info({ agree: r.agree, members: r.members }, r.agree ? 'verification: all members agree' : 'verification: trees differ'));
+  });
 }
 
 main().catch((err: unknown) => {

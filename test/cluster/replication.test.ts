@@ -59,6 +59,13 @@ print(local, remote)
     for (const id of [1, 2, 3]) expect(readFileSync(join(c.mount(id), 'corosync.conf')).equals(before)).toBe(true);
   });
 
+  it('on demand (SIGUSR1) every member compares a checksum of its whole tree and they agree', async () => {
+    process.kill(c.daemon(2).pid, 'SIGUSR1');
+    const end = Date.now() + 10_000;
+    while (!c.daemon(2).log().includes('verification: all members agree') && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    expect(c.daemon(2).log()).toContain('verification: all members agree');
+  });
+
   it('every node shows the cluster in .members', () => {
     const m = c.members(2);
     expect(m.cluster).toMatchObject({ quorate: 1, nodes: 3 });
