@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pmxcfs: mounts the cluster configuration filesystem. Wiring only: flags, lock file, signals, detaching.
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,14 +9,16 @@ import { LocalCommitter } from '../cluster/committer.js';
 import { withErrorLog } from '../fs/error-log.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { createBackend, type BackendName } from '../fuse/index.js';
-import { createLogger } from '../log.js';
 import { DamagedDatabaseError } from '../store/check.js';
 import { limitsFromEnv } from '../store/limits.js';
 import { Store } from '../store/store.js';
+import { secureStateFiles } from '../store/files.js';
+import { StorageHealth } from '../store/storage-errors.js';
 import { Status } from '../status/status.js';
 import { DEFAULT_LOCK_EXPIRY_S } from '../fs/locks.js';
 import { acquireLockFile, type LockFile } from './lockfile.js';
 import { clearStaleMount } from './mounts.js';
+import { createDaemonLogger, DETACHED_ENV, LOG_FILE } from './logging.js';
 
 interface Options {
   foreground: boolean;
@@ -80,17 +82,14 @@ function usage(msg: string): never {
 /** Without -f: start a foreground copy detached, wait until it says the mount is ready, exit with its verdict. */
 async function detach(o: Options): Promise<never> {
   const script = fileURLToPath(import.meta.url);
-  // The daemon keeps its stderr for logging. A pipe (`out=$(pmxcfs 2>&1)`) would then never see its end: the
-  // daemon logs to a file in the run dir instead. A terminal, a file or the journal's socket are kept.
-  let stderr: 'inherit' | number = 'inherit';
-  if (fstatSync(2).isFIFO()) {
-    mkdirSync(o.runDir, { recursive: true });
-    stderr = openSync(resolve(o.runDir, 'pmxcfs.log'), 'a');
-  }
+  // The detached daemon logs to syslog (src/cli/logging.ts), never into the caller's terminal or pipe; its stderr
+  // (what Node itself may print when it dies) goes to a private file in the run dir.
+  mkdirSync(o.runDir, { recursive: true });
+  const stderr = openSync(resolve(o.runDir, LOG_FILE), 'a', 0o600);
   const child = spawn(process.execPath, [script, '-f', ...process.argv.slice(2)], {
     detached: true,
     stdio: ['ignore', 'ignore', stderr, 'pipe'],
-    env: { ...process.env, PMXCFS_READY_FD: '3' },
+    env: { ...process.env, PMXCFS_READY_FD: '3', [DETACHED_ENV]: '1' },
   });
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
   let said = '';
@@ -122,7 +121,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (!o.foreground) await detach(o);
 
-  const log = createLogger(o.debug);
+  const log = createDaemonLogger(o).logger;
   const failStart = (msg: string): never => {
     log.error(msg);
     // a detached daemon tells the command that started it, which prints it
@@ -137,6 +136,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(o.db), { recursive: true });
     mkdirSync(o.runDir, { recursive: true });
     lock = acquireLockFile(resolve(dirname(o.db), '.pmxcfs.lockfile'));
+    secureStateFiles(o, log);
   } catch (err) {
     failStart((err as Error).message);
   }
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   }
 
   if (!o.local) log.warn('cluster mode is not available yet: serving in local mode');
-  const committer = new LocalCommitter(store!, log);
+  const committer = new LocalCommitter(store!, log, new StorageHealth(o.db, log));
   const status = new Status(store!, o.nodename);
   status.clusterlog.add({ time: status.starttime, pri: 6, tag: 'pmxcfs', pid: process.pid, node: o.nodename, user: 'root@pam', msg: 'starting pmxcfs in local mode' });
   const expiry = Number(process.env.PMXCFS_LOCK_EXPIRY);
