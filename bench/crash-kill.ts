@@ -48,6 +48,8 @@ export interface CrashReport {
   maxStopMs: number;
   stopTimeouts: number;
   mountLeft: number;
+  /** what the writers' calls in flight got when the daemon went away (the kernel's answers), by errno */
+  errnoAfterKill: Record<string, number>;
   failures: string[];
   seconds: number;
 }
@@ -79,7 +81,7 @@ export function unitStopTimeout(): number {
 // One writer: WRITER seed dir lockdir seq0 nfiles. It reads its directory, then changes it until an error
 // (the daemon went away). Lines: "B seq kind file len" before, "A seq" after the change was acknowledged.
 const WRITER = `
-import os, sys, random, errno
+import os, sys, random, errno, time
 w, seed, mnt, seq, nfiles = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 d, lockdir = 'sect-w%d' % w, 'priv/lock/sect-w%d' % w
 rnd = random.Random(seed)
@@ -132,7 +134,7 @@ try:
                 os.unlink(p); have.discard(f)
         out.write('A %d\\n' % seq); out.flush()
 except OSError as e:
-    out.write('E %d %s\\n' % (seq, errno.errorcode.get(e.errno, str(e.errno)))); out.flush()
+    out.write('E %d %s %d\\n' % (seq, errno.errorcode.get(e.errno, str(e.errno)), int(time.time() * 1000))); out.flush()
 `;
 
 interface Pending {
@@ -153,6 +155,7 @@ interface WriterRun {
   pending: Pending | null;
   acked: number;
   errors: string[];
+  failed: { seq: number; code: string; at: number; kind: string } | null;
   exited: Promise<void>;
 }
 
@@ -160,7 +163,7 @@ function startWriter(w: number, m: WriterModel, mnt: string, seed: number, files
   const child = spawn(PYTHON, ['-c', WRITER, String(w), String(seed), mnt, String(m.seq), String(files)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const run: WriterRun = { child, pending: null, acked: 0, errors: [], exited: new Promise((r) => child.on('close', () => r())) };
+  const run: WriterRun = { child, pending: null, acked: 0, errors: [], failed: null, exited: new Promise((r) => child.on('close', () => r())) };
   let buf = '';
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (d: string) => {
@@ -178,8 +181,8 @@ function startWriter(w: number, m: WriterModel, mnt: string, seed: number, files
         run.pending = null;
         run.acked++;
       } else if (t === 'E') {
-        // the daemon went away under the change (ENOTCONN, ECONNABORTED): it stays in flight
-        if (!['ENOTCONN', 'ECONNABORTED'].includes(b!)) run.errors.push(`writer ${w}: seq ${a} failed with ${b}`);
+        // the change stays in flight; an error before the kill is a failure, after it the kernel's answer
+        run.failed = { seq: Number(a), code: b!, at: Number(c), kind: run.pending?.kind ?? 'start' };
       }
     }
   });
@@ -252,7 +255,7 @@ export async function runCrashCycles(o: CrashOptions): Promise<CrashReport> {
   const stopLimitMs = unitStopTimeout() * 1000;
   const rep: CrashReport = {
     cycles: 0, signal: o.signal, backend: o.backend, seed: o.seed, acknowledged: 0, inFlightAtKill: 0, lost: 0, halfWritten: 0,
-    unexpected: 0, startFailures: 0, integrityFailures: 0, errorsLogged: 0, maxStopMs: 0, stopTimeouts: 0, mountLeft: 0, failures: [], seconds: 0,
+    unexpected: 0, startFailures: 0, integrityFailures: 0, errorsLogged: 0, maxStopMs: 0, stopTimeouts: 0, mountLeft: 0, errnoAfterKill: {}, failures: [], seconds: 0,
   };
   const models: WriterModel[] = Array.from({ length: o.writers }, () => ({ files: new Map(), locked: false, seq: 0 }));
   const state = makeStateDir();
@@ -313,6 +316,11 @@ export async function runCrashCycles(o: CrashOptions): Promise<CrashReport> {
         const r = runs[w]!;
         acked += r.acked;
         for (const e of r.errors) fail(e);
+        if (r.failed) {
+          const f = r.failed;
+          if (f.at < tKill) fail(`writer ${w}: ${f.kind} (seq ${f.seq}) failed with ${f.code} ${tKill - f.at} ms before the kill`);
+          else rep.errnoAfterKill[f.code] = (rep.errnoAfterKill[f.code] ?? 0) + 1;
+        }
         if (r.pending) rep.inFlightAtKill++;
         const allowed = allowedStates(w, models[w]!, r.pending);
         const s = seen[w]!;
