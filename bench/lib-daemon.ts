@@ -227,6 +227,10 @@ export interface DaemonOptions {
   args?: string[];
   /** ms to wait for the mount (default 10 s) */
   timeout?: number;
+  /** cluster mode: no `-l` */
+  cluster?: boolean;
+  /** command run before the daemon's own (e.g. nsenter into a test node's network namespace) */
+  prefix?: string[];
 }
 
 export interface Daemon extends StateDir {
@@ -274,7 +278,7 @@ export function spawnDaemon(opts: DaemonOptions & { foreground?: boolean } = {})
   const args = [
     DAEMON_JS,
     ...(opts.foreground === false ? [] : ['-f']),
-    '-l',
+    ...(opts.cluster ? [] : ['-l']),
     '--mount', paths.mnt,
     '--db', paths.db,
     '--run-dir', paths.run,
@@ -282,7 +286,7 @@ export function spawnDaemon(opts: DaemonOptions & { foreground?: boolean } = {})
     '--fuse', opts.backend ?? 'fuse-native',
     ...(opts.args ?? []),
   ];
-  const argv = opts.cpu !== undefined ? ['taskset', '-c', opts.cpu, process.execPath, ...args] : [process.execPath, ...args];
+  const argv = [...(opts.prefix ?? []), ...(opts.cpu !== undefined ? ['taskset', '-c', opts.cpu, process.execPath, ...args] : [process.execPath, ...args])];
   const errFd = openSync(logPath, 'a');
   const outFd = openSync(outPath, 'a');
   const child = spawn(argv[0]!, argv.slice(1), {

@@ -5,7 +5,10 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalCommitter } from '../cluster/committer.js';
+import { LocalCommitter, type Committer } from '../cluster/committer.js';
+import type { ModeCommitter } from '../cluster/mode.js';
+import { importCorosyncConf, setUpCluster } from './cluster-mode.js';
+import { printDiscarded } from './discarded.js';
 import { withErrorLog } from '../fs/error-log.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { createBackend, type BackendName } from '../fuse/index.js';
@@ -29,10 +32,13 @@ interface Options {
   runDir: string;
   nodename: string;
   fuse: BackendName;
+  corosyncConf: string;
+  discarded: boolean;
 }
 
 const USAGE = `usage: pmxcfs [-f|--foreground] [-d|--debug] [-l|--local] [--mount DIR] [--db FILE] [--run-dir DIR]
-              [--nodename NAME] [--fuse native|fuse-native]`;
+              [--nodename NAME] [--fuse native|fuse-native] [--corosync-conf FILE]
+       pmxcfs --discarded [--db FILE]      list what catch-ups took away from this node`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -44,6 +50,8 @@ function parseArgs(argv: string[]): Options {
     runDir: '/run/pve-cluster',
     nodename: hostname().split('.')[0]!,
     fuse: 'native',
+    corosyncConf: '/etc/corosync/corosync.conf',
+    discarded: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -60,6 +68,8 @@ function parseArgs(argv: string[]): Options {
       case '--db': o.db = resolve(value()); break;
       case '--run-dir': o.runDir = resolve(value()); break;
       case '--nodename': o.nodename = value(); break;
+      case '--corosync-conf': o.corosyncConf = resolve(value()); break;
+      case '--discarded': o.discarded = true; break;
       case '--fuse': {
         const v = value();
         if (v !== 'native' && v !== 'fuse-native') usage(`unknown FUSE backend ${v}`);
@@ -119,6 +129,7 @@ function tellParent(msg: string): void {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.discarded) process.exit(printDiscarded(o.db));
   if (!o.foreground) await detach(o);
 
   const log = createDaemonLogger(o).logger;
@@ -149,22 +160,36 @@ async function main(): Promise<void> {
     failStart(`cannot open database ${o.db}: ${(err as Error).message}`);
   }
 
-  if (!o.local) log.warn('cluster mode is not available yet: serving in local mode');
-  const committer = new LocalCommitter(store!, log, new StorageHealth(o.db, log));
+  const local = new LocalCommitter(store!, log, new StorageHealth(o.db, log));
   const status = new Status(store!, o.nodename);
-  status.clusterlog.add({ time: status.starttime, pri: 6, tag: 'pmxcfs', pid: process.pid, node: o.nodename, user: 'root@pam', msg: 'starting pmxcfs in local mode' });
+  let fs: Filesystem | null = null;
+  let committer: Committer = local;
+  let mode: ModeCommitter | null = null;
+  if (!o.local) {
+    const wiring = { store: store!, status, log, local, corosyncConf: o.corosyncConf, retryMs: Number(process.env.PMXCFS_COROSYNC_RETRY_MS ?? 1000) };
+    try {
+      importCorosyncConf(wiring);
+    } catch (err) {
+      failStart((err as Error).message);
+    }
+    committer = mode = setUpCluster(wiring, () => fs);
+  }
+  status.clusterlog.add({ time: status.starttime, pri: 6, tag: 'pmxcfs', pid: process.pid, node: o.nodename, user: 'root@pam', msg: `starting pmxcfs${mode?.clustered ? '' : ' in local mode'}` });
   const expiry = Number(process.env.PMXCFS_LOCK_EXPIRY);
-  const fs = new Filesystem({
+  fs = new Filesystem({
     store: store!,
     committer,
     status,
     lockExpiryMs: (Number.isFinite(expiry) && expiry > 0 ? expiry : DEFAULT_LOCK_EXPIRY_S) * 1000,
     setDebug: (on) => (log.level = on || o.debug ? 'debug' : 'info'),
   });
-  try {
-    fs.ensureLayout();
-  } catch (err) {
-    failStart(`cannot create the node's directories: ${(err as Error).message}`);
+  // in cluster mode the directories are made once the node is quorate and synced (its tree may still change)
+  if (!mode?.clustered) {
+    try {
+      await fs.ensureLayout();
+    } catch (err) {
+      failStart(`cannot create the node's directories: ${(err as Error).message}`);
+    }
   }
 
   const backend = await createBackend(o.fuse);
@@ -192,6 +217,7 @@ async function main(): Promise<void> {
     } catch (err) {
       log.error({ err }, 'unmount failed');
     }
+    mode?.clustered?.close();
     store!.close();
     lock?.release();
     rmSync(pidFile, { force: true });

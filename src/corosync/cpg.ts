@@ -144,6 +144,11 @@ export class CpgClient extends Reconnecting<RawCpg, CpgEvents> {
     this.joined = false;
   }
 
+  /** Drops the connection (others see this member leave) and connects and joins again after the retry delay. */
+  reconnect(why: string): void {
+    this.lost(new CsError(why, CS.ERR_LIBRARY));
+  }
+
   /** Current group membership asked from corosync. */
   membership(): CpgMember[] {
     const h = this.handle;

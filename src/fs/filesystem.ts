@@ -79,13 +79,12 @@ export class Filesystem implements FsOps {
     this.store.onCommit((info) => this.afterCommit(info));
   }
 
-  /** Creates the node's own directories and the lock directory at first start. */
-  ensureLayout(): void {
+  /** Creates the node's own directories and the lock directory where they are missing (first start, first sync). */
+  async ensureLayout(): Promise<void> {
     const node = this.status.nodename;
     for (const path of ['nodes', `nodes/${node}`, `nodes/${node}/qemu-server`, `nodes/${node}/lxc`, `nodes/${node}/priv`, 'priv', 'priv/lock']) {
       if (!this.store.tree.resolve(path)) {
-        const r = this.committer.commit({ kind: 'mkdir', path, mtime: now() });
-        if (r instanceof Promise) throw new Error('ensureLayout needs a synchronous committer');
+        const r = await this.committer.commit({ kind: 'mkdir', path, mtime: now() });
         if (r.errno && r.errno !== E.EEXIST) throw new FsError(r.errno, `cannot create /${path}`);
       }
     }
@@ -181,9 +180,9 @@ export class Filesystem implements FsOps {
       for (const c of info.changes) {
         const place = c.put ?? c.del;
         if (!place) continue;
-        this.invalidate({ kind: 'inode', ino: toIno(place.inode) });
-        this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name });
-        if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name });
+        this.invalidate({ kind: 'inode', ino: toIno(place.inode), background: true });
+        this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name, background: true });
+        if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name, background: true });
       }
     }
   }

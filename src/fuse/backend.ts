@@ -89,9 +89,13 @@ export interface Caller {
  * An inode's cached data or a directory entry changed by another way than the kernel's own request
  * (a replicated change, a lock expiry, a generated file). Backends that let the kernel cache must invalidate.
  */
+/**
+ * A cache entry to drop. `background`: the change came from elsewhere (another node, a catch-up), not from a request
+ * being answered, so no reply waits for it (a reply that did could wait on a kernel lock held by another request).
+ */
 export type Invalidation =
-  | { kind: 'inode'; ino: number }
-  | { kind: 'entry'; parent: number; name: string };
+  | { kind: 'inode'; ino: number; background?: boolean }
+  | { kind: 'entry'; parent: number; name: string; background?: boolean };
 
 export type Result<T> = T | Promise<T>;
 

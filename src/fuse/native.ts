@@ -687,14 +687,16 @@ export class NativeBackend implements Backend {
   readonly invalidate = (inv: Invalidation): Promise<void> => {
     if (!this.session) return Promise.resolve();
     const key = inv.kind === 'inode' ? `i${inv.ino}` : `e${inv.parent}/${inv.name}`;
+    // a background invalidation gets no sequence number: answer() waits only for those a handler reported
+    const seq = inv.background ? 0 : ++this.invSeq;
     const have = this.queue.get(key);
     if (have) {
-      have.seq = ++this.invSeq;
+      if (seq) have.seq = seq;
       return have.done;
     }
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    this.queue.set(key, { inv, key, done, resolve, issued: false, seq: ++this.invSeq });
+    this.queue.set(key, { inv, key, done, resolve, issued: false, seq });
     if (inv.kind === 'entry') this.dirCache.delete(inv.parent);
     this.scheduleFlush();
     return done;

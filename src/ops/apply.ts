@@ -63,6 +63,13 @@ function checkVmid(store: Store, path: string, self?: Node, replaced?: Node): vo
   if (existing && existing.inode !== self?.inode && existing.inode !== replaced?.inode) refuse(E.EEXIST);
 }
 
+/** A file may take `data`: the per-file limit and the total of the tree (`node` is the file it replaces). */
+function checkContent(store: Store, node: Node | undefined, data: Buffer): void {
+  if (data.length > store.limits.maxFileSize) refuse(E.EFBIG);
+  const grow = data.length - (node?.data?.length ?? 0);
+  if (grow > 0 && store.tree.dataBytes + grow > store.limits.maxDataBytes) refuse(E.ENOSPC);
+}
+
 function collectSubtree(node: Node, out: Node[]): void {
   if (node.children) for (const c of node.children.values()) collectSubtree(c, out);
   out.push(node); // children before their parent
@@ -79,26 +86,30 @@ export function apply(store: Store, op: Op, writer: number): ApplyResult {
       case 'mkdir': {
         const { dir, name } = lookupParent(store, op.path);
         const existing = tree.child(dir, name);
+        const data = op.kind === 'create' ? op.data : undefined;
         if (existing) {
           if (op.kind === 'mkdir' || op.excl) refuse(E.EEXIST);
           if (existing!.children) refuse(E.EISDIR);
-          return { errno: 0, inode: existing!.inode };
+          if (data === undefined) return { errno: 0, inode: existing!.inode };
+          checkContent(store, existing!, data);
+          inode = existing!.inode;
+          changes.push({ put: { ...rowOf(existing!), version, writer, mtime: op.mtime, data } });
+          break;
         }
         checkNewName(store, name);
         checkRoomForEntry(store);
         if (op.kind === 'create') checkVmid(store, op.path);
+        if (data) checkContent(store, undefined, data);
         const type = op.kind === 'mkdir' ? DT_DIR : DT_REG;
         inode = version; // the original's rule: a new entry's inode is the new global version
-        changes.push({ put: { inode, parent: dir.inode, version, writer, mtime: op.mtime, type, name, data: type === DT_REG ? Buffer.alloc(0) : null } });
+        changes.push({ put: { inode, parent: dir.inode, version, writer, mtime: op.mtime, type, name, data: type === DT_REG ? (data ?? Buffer.alloc(0)) : null } });
         break;
       }
       case 'write': {
         const node = tree.resolve(op.path);
         if (!node) refuse(E.ENOENT);
         if (node!.children) refuse(E.EISDIR);
-        if (op.data.length > store.limits.maxFileSize) refuse(E.EFBIG);
-        const grow = op.data.length - (node!.data?.length ?? 0);
-        if (grow > 0 && tree.dataBytes + grow > store.limits.maxDataBytes) refuse(E.ENOSPC);
+        checkContent(store, node!, op.data);
         inode = node!.inode;
         changes.push({ put: { ...rowOf(node!), version, writer, mtime: op.mtime, data: op.data } });
         break;

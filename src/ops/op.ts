@@ -4,8 +4,11 @@
 // Paths are relative to the root, '/'-separated, without a leading slash.
 
 export type Op =
-  /** create an empty file; with `excl`, EEXIST when it exists (otherwise an existing file is fine) */
-  | { kind: 'create'; path: string; mtime: number; excl: boolean }
+  /**
+   * create a file, empty or holding `data` (a file created and written through one handle is one change); with
+   * `excl`, EEXIST when it exists; otherwise an existing file is opened: it takes `data` when given
+   */
+  | { kind: 'create'; path: string; mtime: number; excl: boolean; data?: Buffer }
   /** replace a file's whole content (one atomic change, however many write() calls built it) */
   | { kind: 'write'; path: string; data: Buffer; mtime: number }
   | { kind: 'mkdir'; path: string; mtime: number }

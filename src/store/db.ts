@@ -22,12 +22,40 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS tree (
   name TEXT NOT NULL,
   data BLOB)`;
 
+const META_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+const DISCARDED_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_discarded (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  path TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  mtime INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  data BLOB,
+  reason TEXT NOT NULL)`;
+
+/** One entry a catch-up removed or overwrote on this node. */
+export interface DiscardedEntry {
+  id?: number;
+  time: number;
+  node: string;
+  path: string;
+  version: number;
+  mtime: number;
+  type: number;
+  data: Buffer | null;
+  reason: string;
+}
+
 export class TreeDb {
   private readonly db: Database.Database;
   private readonly putStmt: Database.Statement;
   private readonly delStmt: Database.Statement;
   private readonly versionStmt: Database.Statement;
   private readonly commitTx: (changes: RowChange[], version: number, writer: number, mtime: number) => void;
+  private readonly getMetaStmt: Database.Statement;
+  private readonly setMetaStmt: Database.Statement;
+  private readonly discardStmt: Database.Statement;
 
   constructor(readonly file: string) {
     // a write waits this long for a lock an admin's sqlite3 holds, then fails (EBUSY), instead of stalling the daemon 5 s
@@ -37,6 +65,10 @@ export class TreeDb {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    // Our own tables beside the original's `tree` (the original ignores them): cluster bookkeeping, and what a
+    // catch-up took away from this node, so nothing is discarded silently.
+    this.db.exec(META_SCHEMA);
+    this.db.exec(DISCARDED_SCHEMA);
     // only a new, empty database gets the version row; an existing one without it is damaged (checked at load)
     const empty = this.db.prepare(`SELECT count(*) AS n FROM tree`).get() as { n: number };
     if (empty.n === 0) this.db
@@ -64,6 +96,32 @@ export class TreeDb {
       }
       this.versionStmt.run(version, writer, mtime);
     });
+    this.getMetaStmt = this.db.prepare(`SELECT value FROM pmxcfs_meta WHERE key = ?`);
+    this.setMetaStmt = this.db.prepare(`INSERT INTO pmxcfs_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
+    this.discardStmt = this.db.prepare(
+      `INSERT INTO pmxcfs_discarded (time, node, path, version, mtime, type, data, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  /** Runs `fn` in one transaction (nested calls of commit() become part of it). Throws and rolls back on failure. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.getMetaStmt.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.setMetaStmt.run(key, value);
+  }
+
+  addDiscarded(e: DiscardedEntry): void {
+    this.discardStmt.run(e.time, e.node, e.path, e.version, e.mtime, e.type, e.data, e.reason);
+  }
+
+  listDiscarded(): DiscardedEntry[] {
+    return this.db.prepare(`SELECT id, time, node, path, version, mtime, type, data, reason FROM pmxcfs_discarded ORDER BY id`).all() as DiscardedEntry[];
   }
 
   /** Every row, the `__version__` row included. */

@@ -1,0 +1,625 @@
+// Cluster mode: every change travels as an ordered CPG message and is applied by every member in that order; the
+// writer is answered with its own node's result. Membership changes run a state exchange that brings every member
+// to the same tree before changes flow again. Quorum (votequorum) gates writes.
+//
+// Life of a change: commit(op) -> outbox -> one `ops` message per event-loop turn (group commit) -> delivered to
+// every member in the same order -> applied in one SQLite transaction (refused with EACCES where the node is not
+// quorate) -> the writer's promise resolves with its result.
+//
+// State exchange: on a membership change every member drops the changes delivered since the last exchange and not
+// yet applied (the writers send them again afterwards), the lowest member sends `sync`, each member answers with its
+// `state` (version, generation, digest of every entry), all choose the same leader, the leader sends the entries
+// that differ anywhere (`update`) and `end`; each member applies its catch-up in one transaction and only then
+// serves the new tree and applies the changes held meanwhile.
+import { E } from '../errors.js';
+import { apply } from '../ops/apply.js';
+import type { ApplyResult, Op } from '../ops/op.js';
+import type { Store } from '../store/store.js';
+import type { Row } from '../store/tree.js';
+import type { ClusterLog, LogEntry } from '../status/clusterlog.js';
+import type { Logger } from '../log.js';
+import { CpgClient, QuorumClient, CmapClient, type CpgMember, type CpgMembership, type QuorumState } from '../corosync/index.js';
+import type { Committer } from './committer.js';
+import { summarize, treeDigest } from './digest.js';
+import { chooseLeader, entriesToSend, planCatchUp, type MemberState } from './sync.js';
+import { PROTOCOL, Reassembler, WireError, decode, encode, fragment, type Epoch, type Msg } from './wire.js';
+
+export const CPG_GROUP = 'pmxcfs-ts';
+/** Payload of one CPG message; larger messages go in fragments. */
+const FRAGMENT = 256 * 1024;
+/** Rows per `update` message (bounded memory on both sides; large files are fragmented anyway). */
+const UPDATE_BYTES = 512 * 1024;
+
+export interface ClusterMember {
+  nodeid: number;
+  name: string;
+  ip?: string;
+  online: boolean;
+}
+
+export interface ClusterView {
+  name: string;
+  configVersion: number;
+  quorate: boolean;
+  members: ClusterMember[];
+}
+
+export interface ClusterOptions {
+  store: Store;
+  log: Logger;
+  nodename: string;
+  clusterlog: ClusterLog;
+  group?: string;
+  /** corosync reconnection delay (ms) */
+  retryMs?: number;
+  /** hourly by default; 0 turns periodic verification off */
+  verifyIntervalMs?: number;
+  /** called whenever membership, quorum or the nodelist changed (for .members) */
+  onView?: (view: ClusterView) => void;
+  /** called after every completed state exchange */
+  onSynced?: () => void;
+}
+
+type Phase = 'offline' | 'syncing' | 'synced';
+
+interface Outgoing {
+  op: Op;
+  resolve: (r: ApplyResult) => void;
+}
+
+interface Held {
+  nodeid: number;
+  pid: number;
+  msg: Extract<Msg, { t: 'ops' }>;
+}
+
+export interface VerifyResult {
+  agree: boolean;
+  members: { nodeid: number; version: number; digest: string }[];
+}
+
+const keyOf = (nodeid: number, pid: number): string => `${nodeid}:${pid}`;
+const nowS = (): number => Math.floor(Date.now() / 1000);
+
+export class ClusterCommitter implements Committer {
+  nodeId = 0;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly cpg: CpgClient;
+  private readonly quorum: QuorumClient;
+  private readonly cmap: CmapClient;
+  private phase: Phase = 'offline';
+  private members: CpgMember[] = [];
+  private readonly pid = process.pid;
+  // state exchange
+  private epoch: Epoch | null = null;
+  private epochCounter = 0;
+  private states = new Map<string, MemberState>();
+  private leader: MemberState | null = null;
+  private updates = new Map<number, Row>();
+  private yieldLead = false;
+  private gen: number;
+  private lastSyncWith: Record<string, number>;
+  // changes
+  private outbox: Outgoing[] = [];
+  private flushScheduled = false;
+  private seq = 1;
+  private readonly inFlight = new Map<number, Outgoing>();
+  private held: Held[] = [];
+  private readonly reassembly = new Map<string, Reassembler>();
+  /** members that speak another protocol or sent garbage: ignored until they leave */
+  private readonly foreign = new Set<string>();
+  /** members that did not answer a state exchange: left out until they send a state */
+  private readonly silent = new Set<string>();
+  private askAfterRound = false;
+  private roundTimer: NodeJS.Timeout | undefined;
+  // verification
+  private verifyTimer: NodeJS.Timeout | undefined;
+  private verifying: { id: string; sums: Map<string, { nodeid: number; version: number; digest: string }>; done: ((r: VerifyResult) => void)[] } | null = null;
+  private closed = false;
+  private wasQuorate = false;
+
+  constructor(private readonly opts: ClusterOptions) {
+    this.store = opts.store;
+    this.log = opts.log.child({ module: 'cluster' });
+    this.gen = Number(this.store.getMeta('gen') ?? 0);
+    this.lastSyncWith = JSON.parse(this.store.getMeta('lastSyncWith') ?? '{}') as Record<string, number>;
+    const retryMs = opts.retryMs ?? 3000;
+    this.cpg = new CpgClient({ group: opts.group ?? CPG_GROUP, retryMs });
+    this.quorum = new QuorumClient({ retryMs });
+    this.cmap = new CmapClient({ retryMs, trackPrefixes: ['nodelist.', 'totem.cluster_name'] });
+    this.cpg.on('connected', () => {
+      this.nodeId = this.cpg.nodeId;
+      this.log.info({ nodeid: this.nodeId }, 'joined the cluster group');
+      this.phase = 'syncing';
+    });
+    this.cpg.on('disconnected', (err) => this.offline(err.message));
+    this.cpg.on('membership', (m) => this.onMembership(m));
+    this.cpg.on('message', (m) => this.onMessage(m.nodeid, m.pid, m.data));
+    this.quorum.on('change', (q) => this.onQuorum(q));
+    this.cmap.on('change', () => this.publishView());
+    this.cmap.on('connected', () => this.publishView());
+    this.opts.clusterlog.onAdd((e) => this.shareLog(e));
+  }
+
+  start(): void {
+    this.quorum.start();
+    this.cmap.start();
+    this.cpg.start();
+    const every = this.opts.verifyIntervalMs ?? 3600_000;
+    if (every > 0) {
+      this.verifyTimer = setInterval(() => {
+        if (this.phase === 'synced' && this.isLowest()) void this.verify();
+      }, every);
+      this.verifyTimer.unref();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.verifyTimer) clearInterval(this.verifyTimer);
+    this.failAll(E.EACCES);
+    this.cpg.close();
+    this.quorum.close();
+    this.cmap.close();
+  }
+
+  /** Writable: in the group and quorate. During a state exchange changes wait; they are not refused. */
+  quorate(): boolean {
+    return this.phase !== 'offline' && this.quorum.quorate;
+  }
+
+  get synced(): boolean {
+    return this.phase === 'synced';
+  }
+
+  commit(op: Op): Promise<ApplyResult> {
+    if (!this.quorate()) return Promise.resolve({ errno: E.EACCES });
+    return new Promise((resolve) => {
+      this.outbox.push({ op, resolve });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Resolves once this node is in the group, quorate and synced (or after timeoutMs with false). */
+  waitReady(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    return new Promise((res) => {
+      const check = () => {
+        if (this.phase === 'synced' && this.quorum.quorate) return res(true);
+        if (Date.now() > end || this.closed) return res(false);
+        setTimeout(check, 50);
+      };
+      check();
+    });
+  }
+
+  // ---- sending ----
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.phase !== 'synced' || this.outbox.length === 0) return;
+    const batch = this.outbox.splice(0);
+    const seq = this.seq;
+    this.seq += batch.length;
+    batch.forEach((o, i) => this.inFlight.set(seq + i, o));
+    const msg: Msg = { t: 'ops', seq, ops: batch.map((o) => o.op) };
+    this.send(msg).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'a change could not be sent');
+      for (let i = 0; i < batch.length; i++) {
+        const o = this.inFlight.get(seq + i);
+        if (!o) continue;
+        this.inFlight.delete(seq + i);
+        o.resolve({ errno: E.EACCES });
+      }
+    });
+  }
+
+  private async send(msg: Msg): Promise<void> {
+    for (const part of fragment(encode(msg), FRAGMENT)) await this.cpg.send(part);
+  }
+
+  private sendQuietly(msg: Msg): void {
+    this.send(msg).catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'cluster message not sent'));
+  }
+
+  private failAll(errno: number): void {
+    for (const o of this.outbox.splice(0)) o.resolve({ errno });
+    for (const o of this.inFlight.values()) o.resolve({ errno });
+    this.inFlight.clear();
+  }
+
+  // ---- receiving ----
+
+  private onMessage(nodeid: number, pid: number, data: Buffer): void {
+    const key = keyOf(nodeid, pid);
+    if (this.foreign.has(key)) return;
+    let msg: Msg;
+    try {
+      const d = decode(data);
+      if ('foreign' in d) {
+        this.foreign.add(key);
+        this.log.error({ nodeid, pid }, `node ${nodeid} speaks cluster protocol version ${d.proto}, this node version ${PROTOCOL}: refusing it`);
+        this.opts.clusterlog.add(this.entry(3, `refusing node ${nodeid}: protocol version ${d.proto}, ours ${PROTOCOL}`));
+        this.maybeComplete();
+        return;
+      }
+      if ('frag' in d) {
+        let r = this.reassembly.get(key);
+        if (!r) this.reassembly.set(key, (r = new Reassembler()));
+        const whole = r.add(d.frag);
+        if (!whole) return;
+        const inner = decode(whole);
+        if (!('msg' in inner)) throw new WireError('a fragmented message must hold a message');
+        msg = inner.msg;
+      } else msg = d.msg;
+    } catch (err) {
+      this.wireFault(nodeid, pid, (err as Error).message);
+      return;
+    }
+    this.handle(nodeid, pid, msg);
+  }
+
+  /** A message that does not decode: nothing of it is applied; this node leaves and comes back through a resync. */
+  private wireFault(nodeid: number, pid: number, why: string): void {
+    this.log.error({ from: nodeid, why }, 'malformed cluster message: leaving the group to resync');
+    // its sender is ignored from now on (every member saw the same bytes and decides the same)
+    this.foreign.add(keyOf(nodeid, pid));
+    this.opts.clusterlog.add(this.entry(3, `malformed message from node ${nodeid} (${why}); resyncing`));
+    this.reassembly.clear();
+    // Coming back is a membership change for everyone: a full state exchange follows.
+    this.cpg.reconnect('left the group after a malformed message');
+  }
+
+  private handle(nodeid: number, pid: number, msg: Msg): void {
+    const key = keyOf(nodeid, pid);
+    switch (msg.t) {
+      case 'ops':
+        if (this.phase !== 'synced') this.held.push({ nodeid, pid, msg });
+        else this.applyOps({ nodeid, pid, msg });
+        return;
+      case 'sync':
+        if (!this.isMember(key)) return;
+        for (const k of msg.ignore ?? []) {
+          this.silent.add(k);
+          if (k === keyOf(this.nodeId, this.pid)) this.askAfterRound = true;
+        }
+        this.beginRound(msg.epoch);
+        return;
+      case 'state':
+        if (msg.epoch !== this.epoch || !this.isMember(key)) return;
+        this.silent.delete(key);
+        this.states.set(key, { key, nodeid, pid, gen: msg.gen, version: msg.version, mtime: msg.mtime, lead: msg.lead, inodes: msg.inodes, digests: msg.digests });
+        this.opts.clusterlog.merge(msg.log);
+        this.maybeComplete();
+        return;
+      case 'update':
+        if (msg.epoch !== this.epoch || this.leader?.key !== key) return;
+        for (const r of msg.rows) this.updates.set(r.inode, r);
+        return;
+      case 'end':
+        if (msg.epoch !== this.epoch || this.leader?.key !== key) return;
+        this.finishRound(msg);
+        return;
+      case 'verify':
+        if (this.phase !== 'synced') return;
+        this.verifying ??= { id: msg.id, sums: new Map(), done: [] };
+        if (this.verifying.id !== msg.id) this.verifying = { id: msg.id, sums: new Map(), done: this.verifying.done };
+        this.sendQuietly({ t: 'checksum', id: msg.id, digest: treeDigest(this.store.tree), version: this.store.tree.version });
+        return;
+      case 'checksum':
+        if (this.verifying?.id !== msg.id || !this.isMember(key)) return;
+        this.verifying.sums.set(key, { nodeid, version: msg.version, digest: msg.digest.toString('hex') });
+        this.maybeVerified();
+        return;
+      case 'log':
+        this.opts.clusterlog.merge(msg.entries);
+        return;
+    }
+  }
+
+  private applyOps(h: Held): void {
+    const { nodeid, pid, msg } = h;
+    const results: ApplyResult[] = [];
+    const quorate = this.quorum.quorate;
+    try {
+      this.store.batch(() => {
+        for (const op of msg.ops) results.push(quorate ? apply(this.store, op, nodeid) : { errno: E.EACCES });
+      });
+    } catch (err) {
+      // This node could not store what every other node stored: it no longer holds the cluster's tree.
+      results.length = 0;
+      for (let i = 0; i < msg.ops.length; i++) results.push({ errno: E.EIO });
+      this.log.error({ err }, 'a replicated change could not be stored: resyncing');
+      this.requestSync('storage failure');
+    }
+    if (this.log.isLevelEnabled('debug')) {
+      msg.ops.forEach((op, i) => this.log.debug({ op: op.kind, from: nodeid, errno: results[i]!.errno, version: this.store.tree.version }, 'change'));
+    }
+    if (nodeid !== this.nodeId || pid !== this.pid) return;
+    msg.ops.forEach((_, i) => {
+      const o = this.inFlight.get(msg.seq + i);
+      if (!o) return;
+      this.inFlight.delete(msg.seq + i);
+      o.resolve(results[i]!);
+    });
+  }
+
+  // ---- membership and the state exchange ----
+
+  private isMember(key: string): boolean {
+    return this.members.some((m) => keyOf(m.nodeid, m.pid) === key);
+  }
+
+  private liveMembers(): CpgMember[] {
+    const me = keyOf(this.nodeId, this.pid);
+    return this.members.filter((m) => {
+      const k = keyOf(m.nodeid, m.pid);
+      return !this.foreign.has(k) && (k === me || !this.silent.has(k));
+    });
+  }
+
+  private isLowest(): boolean {
+    const live = this.liveMembers().sort((a, b) => a.nodeid - b.nodeid || a.pid - b.pid);
+    return live.length > 0 && live[0]!.nodeid === this.nodeId && live[0]!.pid === this.pid;
+  }
+
+  private onMembership(m: CpgMembership): void {
+    this.members = m.members;
+    for (const gone of m.left) {
+      this.reassembly.delete(keyOf(gone.nodeid, gone.pid));
+      this.foreign.delete(keyOf(gone.nodeid, gone.pid));
+      this.silent.delete(keyOf(gone.nodeid, gone.pid));
+    }
+    this.log.info({ members: m.members.map((x) => x.nodeid), joined: m.joined.map((x) => x.nodeid), left: m.left.map((x) => x.nodeid) }, 'membership changed');
+    // Changes delivered since the last exchange were applied nowhere, and a newcomer never saw them: everybody drops
+    // them; their writers send them again once the exchange is over.
+    this.requeueHeld();
+    this.phase = 'syncing';
+    this.epoch = null;
+    this.leader = null;
+    this.states.clear();
+    this.updates.clear();
+    this.publishView();
+    if (this.isLowest()) this.requestSync('membership changed');
+  }
+
+  private requeueHeld(): void {
+    const mine: Outgoing[] = [];
+    for (const h of this.held) {
+      if (h.nodeid !== this.nodeId || h.pid !== this.pid) continue;
+      h.msg.ops.forEach((_, i) => {
+        const o = this.inFlight.get(h.msg.seq + i);
+        if (!o) return;
+        this.inFlight.delete(h.msg.seq + i);
+        mine.push(o);
+      });
+    }
+    this.held = [];
+    this.outbox.unshift(...mine);
+  }
+
+  /** Asks every member for a state exchange (any member may; the last `sync` delivered wins). */
+  requestSync(why: string, ignore?: string[]): void {
+    if (this.phase === 'offline') return;
+    this.sendQuietly({ t: 'sync', epoch: `${this.nodeId}.${this.pid}.${++this.epochCounter}`, why, ...(ignore?.length ? { ignore } : {}) });
+  }
+
+  private beginRound(epoch: Epoch): void {
+    if (this.phase === 'synced') this.phase = 'syncing';
+    this.epoch = epoch;
+    this.leader = null;
+    this.states.clear();
+    this.updates.clear();
+    const { inodes, digests } = summarize(this.store.tree);
+    const mtime = this.store.tree.root.mtime;
+    // The lowest member watches the exchange: members that never answer (a stuck process, a stray group member)
+    // would hold everybody; after the timeout they are named and left out.
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    if (this.isLowest()) {
+      this.roundTimer = setTimeout(() => {
+        if (this.epoch !== epoch || this.leader) return;
+        const missing = this.liveMembers().map((m) => keyOf(m.nodeid, m.pid)).filter((k) => !this.states.has(k));
+        this.log.warn({ missing }, 'members did not answer the state exchange: leaving them out');
+        this.requestSync('members did not answer', missing);
+      }, Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000));
+      this.roundTimer.unref();
+    }
+    this.sendQuietly({
+      t: 'state', epoch, gen: this.gen, version: this.store.tree.version, mtime, lead: !this.yieldLead, inodes, digests,
+      log: this.opts.clusterlog.newest(50),
+    });
+  }
+
+  private maybeComplete(): void {
+    if (!this.epoch || this.leader) return;
+    const live = this.liveMembers();
+    if (live.length === 0 || !live.every((m) => this.states.has(keyOf(m.nodeid, m.pid)))) return;
+    const states = live.map((m) => this.states.get(keyOf(m.nodeid, m.pid))!);
+    this.leader = chooseLeader(states);
+    if (this.leader.nodeid === this.nodeId && this.leader.pid === this.pid) void this.lead(this.epoch, states);
+  }
+
+  private async lead(epoch: Epoch, states: MemberState[]): Promise<void> {
+    const tree = this.store.tree;
+    const send = entriesToSend(this.leader!, states);
+    let rows: Row[] = [];
+    let bytes = 0;
+    try {
+      for (const inode of send) {
+        if (this.epoch !== epoch) return; // a newer exchange began
+        const n = tree.get(inode);
+        if (!n) continue;
+        rows.push({ inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data });
+        bytes += (n.data?.length ?? 0) + n.name.length + 64;
+        if (bytes >= UPDATE_BYTES) {
+          await this.send({ t: 'update', epoch, rows });
+          rows = [];
+          bytes = 0;
+        }
+      }
+      if (rows.length) await this.send({ t: 'update', epoch, rows });
+      if (this.epoch !== epoch) return;
+      const gen = Math.max(...states.map((s) => s.gen)) + (this.quorum.quorate ? 1 : 0);
+      await this.send({ t: 'end', epoch, version: tree.version, gen, mtime: tree.root.mtime, writer: this.nodeId, count: send.length });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'state exchange interrupted');
+    }
+  }
+
+  private finishRound(end: Extract<Msg, { t: 'end' }>): void {
+    const leader = this.leader!;
+    const tree = this.store.tree;
+    const iLead = leader.nodeid === this.nodeId && leader.pid === this.pid;
+    try {
+      if (!iLead) {
+        const since = this.lastSyncWith[String(leader.nodeid)] ?? Math.max(0, ...Object.values(this.lastSyncWith));
+        const plan = planCatchUp(tree, leader, this.updates, since, this.opts.nodename, nowS());
+        if (plan.puts.length || plan.dels.length || tree.version !== end.version) {
+          this.store.replace(plan.puts, plan.dels, end.version, end.writer, end.mtime);
+          this.log.info({ from: leader.nodeid, updated: plan.puts.length, removed: plan.dels.length, version: end.version }, 'caught up');
+        }
+        // nothing is lost where the cluster's tree holds the same content at the same path
+        const lost = plan.discarded.filter((d) => {
+          const now = tree.resolve(d.path);
+          return !now || now.type !== d.type || (d.data !== null && !(now.data ?? Buffer.alloc(0)).equals(d.data));
+        });
+        if (lost.length) {
+          this.store.recordDiscarded(lost);
+          const msg = `${lost.length} local change(s) discarded by the catch-up from node ${leader.nodeid} (kept: pmxcfs --discarded)`;
+          this.log.warn({ paths: lost.map((d) => d.path) }, msg);
+          this.opts.clusterlog.add(this.entry(4, msg));
+        }
+      }
+      this.gen = end.gen;
+      for (const s of this.states.values()) this.lastSyncWith[String(s.nodeid)] = end.version;
+      this.store.setMeta('gen', String(this.gen));
+      this.store.setMeta('lastSyncWith', JSON.stringify(this.lastSyncWith));
+    } catch (err) {
+      this.log.error({ err }, 'catch-up failed: trying again');
+      this.updates.clear();
+      setTimeout(() => this.requestSync('catch-up failed'), 1000).unref();
+      return;
+    }
+    this.yieldLead = false;
+    this.phase = 'synced';
+    this.epoch = null;
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    if (this.askAfterRound) {
+      this.askAfterRound = false;
+      this.requestSync('left out of the last exchange');
+    }
+    this.updates.clear();
+    this.log.info({ leader: leader.nodeid, version: tree.version, gen: this.gen }, 'synced');
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.applyOps(h);
+    this.publishView();
+    this.scheduleFlush();
+    this.opts.onSynced?.();
+  }
+
+  private offline(why: string): void {
+    if (this.phase !== 'offline') this.log.warn({ why }, 'not in the cluster group: read-only');
+    this.phase = 'offline';
+    this.members = [];
+    this.held = [];
+    this.epoch = null;
+    this.leader = null;
+    this.failAll(E.EACCES);
+    this.publishView();
+  }
+
+  private onQuorum(q: QuorumState): void {
+    if (q.quorate !== this.wasQuorate) {
+      this.log.info({ quorate: q.quorate, votes: q.totalVotes, expected: q.expectedVotes }, q.quorate ? 'quorate' : 'quorum lost: read-only');
+      // Regained quorum: the lowest member asks for an exchange, so a history that went on elsewhere wins first.
+      if (q.quorate && this.phase !== 'offline' && this.isLowest()) this.requestSync('quorum regained');
+      if (q.quorate && this.phase === 'synced') this.opts.onSynced?.();
+    }
+    this.wasQuorate = q.quorate;
+    this.publishView();
+  }
+
+  // ---- verification ----
+
+  /** Asks every member for a checksum of its tree; a member that differs from the others resyncs. */
+  verify(): Promise<VerifyResult> {
+    return new Promise((resolve) => {
+      if (this.phase !== 'synced') return resolve({ agree: false, members: [] });
+      const id = `${this.nodeId}.${this.pid}.${Date.now()}`;
+      this.verifying = { id, sums: new Map(), done: [resolve] };
+      this.sendQuietly({ t: 'verify', id });
+    });
+  }
+
+  private maybeVerified(): void {
+    const v = this.verifying!;
+    const live = this.liveMembers();
+    if (!live.every((m) => v.sums.has(keyOf(m.nodeid, m.pid)))) return;
+    this.verifying = null;
+    const sums = [...v.sums.values()];
+    const counts = new Map<string, number>();
+    for (const s of sums) counts.set(s.digest, (counts.get(s.digest) ?? 0) + 1);
+    const lowest = [...sums].sort((a, b) => a.nodeid - b.nodeid)[0]!;
+    // most members' checksum wins; a tie goes to the lowest node's
+    const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || Number(b[0] === lowest.digest) - Number(a[0] === lowest.digest))[0]![0];
+    const mine = v.sums.get(keyOf(this.nodeId, this.pid));
+    const agree = counts.size === 1;
+    if (!agree) {
+      const differ = sums.filter((s) => s.digest !== best).map((s) => s.nodeid);
+      this.log.warn({ differ }, 'verification: trees differ');
+      if (mine && mine.digest !== best) {
+        this.opts.clusterlog.add(this.entry(3, `verification: this node's tree differs from the cluster's; resyncing`));
+        this.yieldLead = true;
+        this.requestSync('verification mismatch');
+      }
+    } else this.log.info({ version: sums[0]?.version }, 'verification: all members agree');
+    for (const d of v.done) d({ agree, members: sums });
+  }
+
+  // ---- cluster log and view ----
+
+  private entry(pri: number, msg: string): Omit<LogEntry, 'uid'> {
+    return { time: nowS(), pri, tag: 'pmxcfs', pid: this.pid, node: this.opts.nodename, user: 'root@pam', msg };
+  }
+
+  private shareLog(e: LogEntry): void {
+    if (this.phase === 'offline' || e.node !== this.opts.nodename) return;
+    this.sendQuietly({ t: 'log', entries: [e] });
+  }
+
+  view(): ClusterView {
+    const online = new Set(this.members.map((m) => m.nodeid));
+    let nodes: { nodeid: number; name: string; rings: string[] }[] = [];
+    let name = '';
+    let configVersion = 0;
+    try {
+      if (this.cmap.connected) {
+        nodes = this.cmap.nodelist();
+        name = this.cmap.getString('totem.cluster_name') ?? '';
+        configVersion = this.cmap.configVersion() ?? 0;
+      }
+    } catch {
+      /* corosync went away: the view shows what is left */
+    }
+    return {
+      name,
+      configVersion,
+      quorate: this.quorum.quorate,
+      members: nodes.map((n) => ({ nodeid: n.nodeid, name: n.name, ip: n.rings[0], online: online.has(n.nodeid) })),
+    };
+  }
+
+  private publishView(): void {
+    this.opts.onView?.(this.view());
+  }
+}

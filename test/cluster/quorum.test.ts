@@ -1,0 +1,83 @@
+// Quorum: a partitioned minority turns read-only (EACCES, 0440/0555) and keeps serving reads; the majority keeps
+// writing; after the heal every node holds the majority's changes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PveCluster } from '../helpers/cluster.js';
+import { cleanupAll, py, sh, sleep } from '../helpers/daemon.js';
+import { treeListing } from '../helpers/listing.js';
+
+async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await ok()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('quorum on three nodes', () => {
+  let c: PveCluster;
+
+  beforeAll(async () => {
+    c = await PveCluster.create({ nodes: 3 });
+    await c.startAll();
+  }, 90_000);
+
+  afterAll(async () => {
+    await c?.destroy();
+    await cleanupAll();
+  });
+
+  it('a partitioned node goes read-only, the majority keeps writing, and the heal brings the majority\'s changes', async () => {
+    await sh(`echo before > ${c.mount(1)}/before.cfg`);
+    c.net.partition([3]);
+    await waitFor('node 3 not quorate', () => c.members(3).cluster?.quorate === 0);
+    // writes fail with EACCES, modes lose their write bits, reads go on
+    const w = await py(`print(W('${c.mount(3)}/minority.cfg', 'x'))`);
+    expect(w.stdout.trim()).toBe('open:EACCES');
+    expect(statSync(join(c.mount(3), 'before.cfg')).mode & 0o777).toBe(0o440);
+    expect(statSync(join(c.mount(3), 'nodes')).mode & 0o777).toBe(0o555);
+    expect(statSync(join(c.mount(3), 'priv')).mode & 0o777).toBe(0o500);
+    expect(readFileSync(join(c.mount(3), 'before.cfg'), 'utf8')).toBe('before\n');
+    const mk = await sh(`mkdir ${c.mount(3)}/priv/lock/minority`);
+    expect(mk.stderr).toMatch(/Permission denied/);
+    // the majority writes on
+    await waitFor('majority writable', async () => (await sh(`echo during > ${c.mount(1)}/during.cfg`)).code === 0);
+    expect(readFileSync(join(c.mount(2), 'during.cfg'), 'utf8')).toBe('during\n');
+    c.net.heal();
+    await c.waitSynced([1, 2, 3]);
+    expect(readFileSync(join(c.mount(3), 'during.cfg'), 'utf8')).toBe('during\n');
+    expect(statSync(join(c.mount(3), 'before.cfg')).mode & 0o777).toBe(0o640);
+    expect(treeListing(c.mount(3))).toEqual(treeListing(c.mount(1)));
+  });
+
+  it('a change in flight when quorum goes fails with EACCES and is applied nowhere', async () => {
+    // the write is issued right as the node is cut off: it either fails, or it was applied before (then everywhere)
+    c.net.partition([2]);
+    const r = await py(`print(W('${c.mount(2)}/inflight.cfg', 'x'))`, { timeout: 30_000 });
+    await waitFor('node 2 not quorate', () => c.members(2).cluster?.quorate === 0);
+    c.net.heal();
+    await c.waitSynced([1, 2, 3]);
+    const everywhere = [1, 2, 3].map((id) => treeListing(c.mount(id)).some((l) => l.startsWith('inflight.cfg ')));
+    if (r.stdout.trim() === 'OK') expect(everywhere).toEqual([true, true, true]);
+    else {
+      expect(r.stdout.trim()).toMatch(/EACCES/);
+      expect(everywhere).toEqual([false, false, false]);
+    }
+  });
+
+  it('killing corosync under a node makes it read-only; restarting corosync makes it writable again', async () => {
+    await c.net.kill(3);
+    await waitFor('node 3 read-only', () => (statSync(join(c.mount(3), 'before.cfg')).mode & 0o777) === 0o440);
+    expect(readFileSync(join(c.mount(3), 'before.cfg'), 'utf8')).toBe('before\n');
+    expect((await py(`print(W('${c.mount(3)}/nocorosync.cfg', 'x'))`)).stdout.trim()).toBe('open:EACCES');
+    await sh(`echo meanwhile > ${c.mount(1)}/meanwhile.cfg`);
+    c.net.start([3]);
+    await c.net.waitQuorate(3);
+    await c.waitSynced([1, 2, 3]);
+    expect(readFileSync(join(c.mount(3), 'meanwhile.cfg'), 'utf8')).toBe('meanwhile\n');
+    expect((await sh(`echo back > ${c.mount(3)}/back.cfg`)).code).toBe(0);
+    expect(readFileSync(join(c.mount(1), 'back.cfg'), 'utf8')).toBe('back\n');
+  });
+});

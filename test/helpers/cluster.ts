@@ -1,0 +1,119 @@
+// A real cluster of pmxcfs daemons for tests: the testnet's corosync nodes (network namespaces), and on each node a
+// daemon in cluster mode inside that node's network namespace. The daemons stay in the test's mount namespace, so
+// every node's mount is reachable from the test process (node i's /etc/pve is `mount(i)`).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeStateDir, startDaemon, run, sleep, type Daemon, type StateDir } from '../../bench/lib-daemon.js';
+import { Testnet, type TestnetOptions } from './testnet.js';
+
+export interface ClusterNode {
+  id: number;
+  state: StateDir;
+  daemon: Daemon | null;
+}
+
+export class PveCluster {
+  readonly nodes: ClusterNode[] = [];
+
+  private constructor(readonly net: Testnet) {}
+
+  /** Namespaces, corosync on every node (quorate), no daemons yet. */
+  static async create(opts: TestnetOptions): Promise<PveCluster> {
+    const net = Testnet.create(opts);
+    const c = new PveCluster(net);
+    for (let id = 1; id <= opts.nodes; id++) c.nodes.push({ id, state: makeStateDir(), daemon: null });
+    net.start();
+    await net.waitAllQuorate();
+    return c;
+  }
+
+  node(id: number): ClusterNode {
+    return this.nodes[id - 1]!;
+  }
+
+  mount(id: number): string {
+    return this.node(id).state.mnt;
+  }
+
+  daemon(id: number): Daemon {
+    const d = this.node(id).daemon;
+    if (!d) throw new Error(`node ${id} has no daemon running`);
+    return d;
+  }
+
+  /** Starts node `id`'s daemon (its tree imports the node's corosync.conf when empty) and waits for the mount. */
+  async startDaemon(id: number, env: Record<string, string> = {}): Promise<Daemon> {
+    const n = this.node(id);
+    const tn = this.net.node(id);
+    n.daemon = await startDaemon({
+      dir: n.state.dir,
+      backend: 'native',
+      nodename: tn.name,
+      cluster: true,
+      prefix: ['nsenter', `--net=/run/netns/${tn.ns}`],
+      args: ['--corosync-conf', tn.confPath],
+      env: { PMXCFS_COROSYNC_RETRY_MS: '300', ...env },
+      timeout: 15_000,
+    });
+    return n.daemon;
+  }
+
+  async startAll(): Promise<void> {
+    for (const n of this.nodes) if (!n.daemon) await this.startDaemon(n.id);
+    await this.waitSynced();
+  }
+
+  /** `.members` of node `id`, parsed. */
+  members(id: number): { cluster?: { quorate: number; nodes: number }; nodelist?: Record<string, { id: number; online: number; ip?: string }> } {
+    return JSON.parse(readFileSync(join(this.mount(id), '.members'), 'utf8')) as ReturnType<PveCluster['members']>;
+  }
+
+  /**
+   * Waits until the given nodes' daemons see each other online, quorate, and can write: a probe file written on
+   * one node is visible on all (proves the state exchange is over and changes flow).
+   */
+  async waitSynced(ids: number[] = this.nodes.filter((n) => n.daemon).map((n) => n.id), timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < end) {
+      try {
+        const ok = ids.every((id) => {
+          const m = this.members(id);
+          return m.cluster?.quorate === 1 && ids.every((j) => m.nodelist?.[`n${j}`]?.online === 1);
+        });
+        if (ok) {
+          const probe = `probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+          const w = await run(['sh', '-c', `echo ${probe} > ${this.mount(ids[0]!)}/.probe && rm -f ${this.mount(ids[0]!)}/.probe`], { timeout: 10_000 });
+          if (w.code === 0) return;
+          last = `probe write: ${w.stderr}`;
+        } else last = JSON.stringify(ids.map((id) => this.members(id)));
+      } catch (e) {
+        last = String(e);
+      }
+      await sleep(200);
+    }
+    throw new Error(`nodes ${ids.join(',')} not synced within ${timeoutMs} ms: ${last}`);
+  }
+
+  async stopDaemon(id: number): Promise<void> {
+    const n = this.node(id);
+    if (n.daemon) await n.daemon.destroy();
+    n.daemon = null;
+  }
+
+  async killDaemon(id: number): Promise<void> {
+    const n = this.node(id);
+    if (!n.daemon) return;
+    await n.daemon.kill('SIGKILL');
+    await n.daemon.destroy();
+    n.daemon = null;
+  }
+
+  async destroy(): Promise<void> {
+    for (const n of this.nodes) {
+      if (n.daemon) await n.daemon.destroy().catch(() => {});
+      n.daemon = null;
+    }
+    await this.net.destroy();
+  }
+}
