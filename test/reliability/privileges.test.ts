@@ -4,7 +4,7 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { autoCleanup, makeStateDir, py, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { autoCleanup, DAEMON_JS, makeStateDir, py, run, startDaemon, type Daemon } from '../helpers/daemon.js';
 
 autoCleanup('each');
 
@@ -43,6 +43,10 @@ describe('privileges', () => {
     // www-data cannot open any of them
     const r = await py(`print(' '.join(E(open, f, 'rb') for f in ${JSON.stringify(stateFiles(d).slice(0, 4))}))`, { user: 'www-data' });
     expect(r.stdout.trim()).toBe('EACCES EACCES EACCES EACCES');
+    // the record of discarded changes lives in the database: `pmxcfs --discarded` as www-data reads nothing
+    const rec = await run([process.execPath, DAEMON_JS, '--discarded', '--db', d.db], { user: 'www-data' });
+    expect(rec.code).not.toBe(0);
+    expect(rec.stdout).toBe('');
   });
 
   it('files left world-readable (0644) by an older version are narrowed to 0600 at start, and the log says so', async () => {
