@@ -3,6 +3,7 @@
 // that from the umask (027, as the original) and an explicit mode; files left wider by an older version, a restore
 // or an admin's copy are narrowed at start, and the log says which.
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 
 /** The original runs with umask 027: nothing it creates is readable by "other". */
@@ -42,7 +43,7 @@ export function securePrivateFiles(files: string[], log: Logger, createIfMissing
 export function secureStateFiles(o: { db: string; runDir: string }, log: Logger): void {
   process.umask(DAEMON_UMASK);
   securePrivateFiles(
-    [...databaseFiles(o.db), `${o.db.replace(/[^/]*$/, '')}.pmxcfs.lockfile`, `${o.runDir}/pmxcfs.pid`, `${o.runDir}/pmxcfs.log`],
+    [...databaseFiles(o.db), join(dirname(o.db), '.pmxcfs.lockfile'), join(o.runDir, 'pmxcfs.pid'), join(o.runDir, 'pmxcfs.log')],
     log,
     o.db,
   );
