@@ -12,6 +12,7 @@ import type { Filesystem } from '../fs/filesystem.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { Status } from '../status/status.js';
+import type { StorageHealth } from '../store/storage-errors.js';
 
 export const TREE_COROSYNC_CONF = 'corosync.conf';
 
@@ -23,6 +24,8 @@ export interface ClusterWiring {
   /** /etc/corosync/corosync.conf, imported into an empty tree */
   corosyncConf: string;
   retryMs?: number;
+  /** database faults as errno values, logged once per outage */
+  health?: StorageHealth;
   /** the join service's certificate and tokens */
   joinDir: string;
   /** TCP port of the join service (`pvecm add`); 0 turns it off */
@@ -79,6 +82,7 @@ export function setUpCluster(w: ClusterWiring, fsReady: () => Filesystem | null)
       nodename: w.status.nodename,
       clusterlog: w.status.clusterlog,
       retryMs: w.retryMs,
+      health: w.health,
       verifyIntervalMs: Number(process.env.PMXCFS_VERIFY_INTERVAL_MS ?? 3600_000),
       onView: (view) => toStatus(w.status, view),
       onConfVersion: (nodeid, version) => confSync?.peerHas(nodeid, version),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pmxcfs: mounts the cluster configuration filesystem. Wiring only: flags, lock file, signals, detaching.
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,15 +12,17 @@ import { printDiscarded } from './discarded.js';
 import { withErrorLog } from '../fs/error-log.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { createBackend, type BackendName } from '../fuse/index.js';
-import { createLogger } from '../log.js';
 import { DamagedDatabaseError } from '../store/check.js';
 import { limitsFromEnv } from '../store/limits.js';
 import { Store } from '../store/store.js';
+import { secureStateFiles } from '../store/files.js';
+import { StorageHealth } from '../store/storage-errors.js';
 import { Status } from '../status/status.js';
 import { DEFAULT_LOCK_EXPIRY_S } from '../fs/locks.js';
 import { acquireLockFile, type LockFile } from './lockfile.js';
 import { clearStaleMount } from './mounts.js';
 import { notifyReady } from './sdnotify.js';
+import { createDaemonLogger, DETACHED_ENV, LOG_FILE } from './logging.js';
 
 interface Options {
   foreground: boolean;
@@ -91,17 +93,14 @@ function usage(msg: string): never {
 /** Without -f: start a foreground copy detached, wait until it says the mount is ready, exit with its verdict. */
 async function detach(o: Options): Promise<never> {
   const script = fileURLToPath(import.meta.url);
-  // The daemon keeps its stderr for logging. A pipe (`out=$(pmxcfs 2>&1)`) would then never see its end: the
-  // daemon logs to a file in the run dir instead. A terminal, a file or the journal's socket are kept.
-  let stderr: 'inherit' | number = 'inherit';
-  if (fstatSync(2).isFIFO()) {
-    mkdirSync(o.runDir, { recursive: true });
-    stderr = openSync(resolve(o.runDir, 'pmxcfs.log'), 'a');
-  }
+  // The detached daemon logs to syslog (src/cli/logging.ts), never into the caller's terminal or pipe; its stderr
+  // (what Node itself may print when it dies) goes to a private file in the run dir.
+  mkdirSync(o.runDir, { recursive: true });
+  const stderr = openSync(resolve(o.runDir, LOG_FILE), 'a', 0o600);
   const child = spawn(process.execPath, [script, '-f', ...process.argv.slice(2)], {
     detached: true,
     stdio: ['ignore', 'ignore', stderr, 'pipe'],
-    env: { ...process.env, PMXCFS_READY_FD: '3' },
+    env: { ...process.env, PMXCFS_READY_FD: '3', [DETACHED_ENV]: '1' },
   });
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
   let said = '';
@@ -134,7 +133,7 @@ async function main(): Promise<void> {
   if (o.discarded) process.exit(printDiscarded(o.db));
   if (!o.foreground) await detach(o);
 
-  const log = createLogger(o.debug);
+  const log = createDaemonLogger(o).logger;
   const failStart = (msg: string): never => {
     log.error(msg);
     // a detached daemon tells the command that started it, which prints it
@@ -149,6 +148,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(o.db), { recursive: true });
     mkdirSync(o.runDir, { recursive: true });
     lock = acquireLockFile(resolve(dirname(o.db), '.pmxcfs.lockfile'));
+    secureStateFiles(o, log);
   } catch (err) {
     failStart((err as Error).message);
   }
@@ -161,7 +161,8 @@ async function main(): Promise<void> {
     failStart(`cannot open database ${o.db}: ${(err as Error).message}`);
   }
 
-  const local = new LocalCommitter(store!, log);
+  const health = new StorageHealth(o.db, log);
+  const local = new LocalCommitter(store!, log, health);
   const status = new Status(store!, o.nodename);
   let fs: Filesystem | null = null;
   let committer: Committer = local;
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
   if (!o.local) {
     const wiring = {
       store: store!, status, log, local, corosyncConf: o.corosyncConf, retryMs: Number(process.env.PMXCFS_COROSYNC_RETRY_MS ?? 1000),
+      health,
       joinDir: process.env.PMXCFS_JOIN_DIR ?? resolve(dirname(o.db), 'join'),
       joinPort: process.env.PMXCFS_JOIN_PORT === undefined ? 5406 : Number(process.env.PMXCFS_JOIN_PORT) || 0,
     };

@@ -15,6 +15,7 @@ import { E } from '../errors.js';
 import { apply } from '../ops/apply.js';
 import type { ApplyResult, Op } from '../ops/op.js';
 import type { Store } from '../store/store.js';
+import type { StorageHealth } from '../store/storage-errors.js';
 import type { Row } from '../store/tree.js';
 import type { ClusterLog, LogEntry } from '../status/clusterlog.js';
 import type { Logger } from '../log.js';
@@ -58,6 +59,8 @@ export interface ClusterOptions {
   onView?: (view: ClusterView) => void;
   /** called after every completed state exchange */
   onSynced?: () => void;
+  /** maps database faults to errno values (ENOSPC for a full disk...) and logs each outage once */
+  health?: StorageHealth;
   /** a member announced the config_version of its local corosync.conf */
   onConfVersion?: (nodeid: number, version: number) => void;
 }
@@ -335,16 +338,22 @@ export class ClusterCommitter implements Committer {
     const { nodeid, pid, msg } = h;
     const results: ApplyResult[] = [];
     const quorate = this.quorum.quorate;
+    const health = this.opts.health;
+    let fault = 0;
     try {
+      fault = health?.check() ?? 0;
+      if (fault) throw new Error('the database file was removed or replaced');
       this.store.batch(() => {
         for (const op of msg.ops) results.push(quorate ? apply(this.store, op, nodeid) : { errno: E.EACCES });
       });
+      health?.succeeded();
     } catch (err) {
       // This node could not store what every other node stored: it no longer holds the cluster's tree.
+      const errno = fault || (health?.failed(err) ?? E.EIO);
       results.length = 0;
-      for (let i = 0; i < msg.ops.length; i++) results.push({ errno: E.EIO });
-      this.log.error({ err }, 'a replicated change could not be stored: resyncing');
-      this.requestSync('storage failure');
+      for (let i = 0; i < msg.ops.length; i++) results.push({ errno });
+      this.log.error({ err: (err as Error).message }, 'a replicated change could not be stored: resyncing');
+      setTimeout(() => this.requestSync('storage failure'), 1000).unref();
     }
     if (this.log.isLevelEnabled('debug')) {
       msg.ops.forEach((op, i) => this.log.debug({ op: op.kind, from: nodeid, errno: results[i]!.errno, version: this.store.tree.version }, 'change'));

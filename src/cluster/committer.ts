@@ -4,6 +4,7 @@ import { E } from '../errors.js';
 import { apply } from '../ops/apply.js';
 import type { ApplyResult, Op } from '../ops/op.js';
 import type { Store } from '../store/store.js';
+import type { StorageHealth } from '../store/storage-errors.js';
 import type { Logger } from '../log.js';
 
 export interface Committer {
@@ -22,6 +23,7 @@ export class LocalCommitter implements Committer {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    private readonly health?: StorageHealth,
   ) {}
 
   quorate(): boolean {
@@ -29,8 +31,11 @@ export class LocalCommitter implements Committer {
   }
 
   commit(op: Op): ApplyResult {
+    const refused = this.health?.check();
+    if (refused) return { errno: refused };
     try {
       const r = apply(this.store, op, this.nodeId);
+      if (!r.errno) this.health?.succeeded();
       // `pmxcfs -d` shows every change and its outcome
       if (this.log.isLevelEnabled('debug')) {
         this.log.debug({ op: op.kind, path: 'path' in op ? op.path : `${op.from} -> ${op.to}`, errno: r.errno, version: this.store.tree.version }, 'change');
@@ -38,6 +43,8 @@ export class LocalCommitter implements Committer {
       return r;
     } catch (err) {
       // SQLite failed: the transaction rolled back and RAM was not touched, so the tree is still sound
+      // (the errno says why: ENOSPC for a full disk...; logged once per outage)
+      if (this.health) return { errno: this.health.failed(err) };
       this.log.error({ err, op: op.kind }, 'commit failed');
       return { errno: E.EIO };
     }

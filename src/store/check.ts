@@ -7,7 +7,7 @@ export class DamagedDatabaseError extends Error {
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(`database ${file} is damaged, refusing to start:\n  ${problems.join('\n  ')}`);
+    super(`database ${file} is damaged, refusing to start:\n  ${problems.join('\n  ')}\n(restore a backup or copy the database from another node: see README, "Recovering the database")`);
   }
 }
 

@@ -1,5 +1,6 @@
 // Persistence in SQLite with the original's `tree` schema, so databases move both ways between the two daemons.
 import Database from 'better-sqlite3';
+import { BUSY_TIMEOUT_MS } from './storage-errors.js';
 import { DT_REG, ROOT_INODE, VERSION_ROW_NAME, type Row } from './tree.js';
 
 export interface RowChange {
@@ -57,7 +58,8 @@ export class TreeDb {
   private readonly discardStmt: Database.Statement;
 
   constructor(readonly file: string) {
-    this.db = new Database(file);
+    // a write waits this long for a lock an admin's sqlite3 holds, then fails (EBUSY), instead of stalling the daemon 5 s
+    this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     // Normal locking (not EXCLUSIVE, which would be a little faster): admins back up the running database with
     // `sqlite3 config.db .dump`.
     this.db.pragma('journal_mode = WAL');

@@ -2,6 +2,7 @@
 // and touches RAM only after the transaction committed (so a failed commit leaves both as they were).
 import { checkRows, DamagedDatabaseError } from './check.js';
 import { TreeDb, type DiscardedEntry, type RowChange } from './db.js';
+import { checkDatabaseFile } from './integrity.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ROOT_INODE, Tree, type Node, type Row } from './tree.js';
 
@@ -33,6 +34,7 @@ export class Store {
 
   /** Opens (or creates) the database, checks it and loads the whole tree. Throws DamagedDatabaseError. */
   static open(file: string, limits: Limits = DEFAULT_LIMITS): Store {
+    checkDatabaseFile(file);
     const db = new TreeDb(file);
     let ok = false;
     try {

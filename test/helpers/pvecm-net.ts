@@ -72,7 +72,7 @@ export class PvecmNode {
     return join(this.dir, 'corosync-wrapper');
   }
   get daemonCmd() {
-    return `PMXCFS_JOIN_DIR=${this.joinDir} ${process.execPath} ${DAEMON_JS} --mount ${this.mnt} --db ${this.db} --run-dir ${this.run} --nodename ${this.name} --corosync-conf ${this.corosyncDir}/corosync.conf --fuse native </dev/null >/dev/null 2>>${this.run}/pmxcfs.log`;
+    return `PMXCFS_SYSLOG_SOCKET=/nonexistent PMXCFS_JOIN_DIR=${this.joinDir} ${process.execPath} ${DAEMON_JS} --mount ${this.mnt} --db ${this.db} --run-dir ${this.run} --nodename ${this.name} --corosync-conf ${this.corosyncDir}/corosync.conf --fuse native </dev/null >/dev/null 2>>${this.run}/pmxcfs.log`;
   }
   get stopDaemonCmd() {
     return `p=$(cat ${this.run}/pmxcfs.pid 2>/dev/null) || exit 0; kill $p 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; true`;
