@@ -80,18 +80,30 @@ export function decode(buf: Buffer): Decoded {
 }
 
 /** Puts fragments of one sender together; returns the whole message's bytes at its last fragment. */
+/** No legitimate message comes near this (a 1 MiB file, a state of 256k entries): more is an attack or a bug. */
+export const MAX_MESSAGE = 64 * 1024 * 1024;
+
 export class Reassembler {
   private parts: Buffer[] = [];
+  private bytes = 0;
 
   add(f: Frag): Buffer | null {
     if (f.i !== this.parts.length) {
       this.parts = [];
+      this.bytes = 0;
       throw new WireError(`fragment ${f.i} of ${f.n} out of order`);
+    }
+    this.bytes += f.part.length;
+    if (this.bytes > MAX_MESSAGE || f.n * f.part.length > 2 * MAX_MESSAGE) {
+      this.parts = [];
+      this.bytes = 0;
+      throw new WireError(`fragmented message larger than ${MAX_MESSAGE} bytes`);
     }
     this.parts.push(Buffer.from(f.part));
     if (f.i < f.n - 1) return null;
     const whole = Buffer.concat(this.parts);
     this.parts = [];
+    this.bytes = 0;
     return whole;
   }
 }

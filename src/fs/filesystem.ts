@@ -383,9 +383,18 @@ export class Filesystem implements FsOps {
     return this.settleName(dir, name, () => this.commit({ kind: 'unlink', path: this.pathIn(dir, name), mtime: now() }, () => undefined));
   }
 
+  /** A directory holding a file not committed yet is not empty. */
+  private holdsPending(dir: Node, name: string): boolean {
+    const d = dir.children!.get(name);
+    if (!d?.children) return false;
+    for (const _ of this.pending.inDir(d)) return true;
+    return false;
+  }
+
   rmdir(parent: number, name: string, _caller: Caller): Result<void> {
     if (this.virtualName(parent, name)) fail(E.EACCES);
     const dir = this.dir(parent);
+    if (this.holdsPending(dir, name)) fail(E.ENOTEMPTY);
     return this.commit({ kind: 'rmdir', path: this.pathIn(dir, name), mtime: now() }, () => undefined);
   }
 
@@ -407,6 +416,7 @@ export class Filesystem implements FsOps {
     }
     const src = dir.children!.get(name);
     if (!src) fail(E.ENOENT);
+    if (this.holdsPending(dir, name) || this.holdsPending(toDir, newName)) fail(E.ENOTEMPTY);
     const from = this.pathIn(dir, name);
     const to = this.pathIn(toDir, newName);
     if (this.locks.isLock(src) || this.locks.isLockPath(to)) fail(E.EACCES);
@@ -479,7 +489,7 @@ export class Filesystem implements FsOps {
     // Not stored yet: the file is committed with what its creator wrote, in one change at close.
     const pf = this.pending.add(dir, name, (flags & C.O_EXCL) !== 0, now());
     dir.gen++;
-    const h = this.handles.open({ node: null, pending: pf, generated: null, base: Buffer.alloc(0), pid: caller.pid, writable: (flags & O_ACCMODE) !== C.O_RDONLY, append: (flags & C.O_APPEND) !== 0 });
+    const h = this.handles.open({ node: null, pending: pf, creator: true, generated: null, base: Buffer.alloc(0), pid: caller.pid, writable: (flags & O_ACCMODE) !== C.O_RDONLY, append: (flags & C.O_APPEND) !== 0 });
     this.pending.opened(pf);
     return { ...this.entry(this.pendingAttr(pf)), open: { fh: h.fh, directIo: false, keepCache: false } };
   }
@@ -543,7 +553,7 @@ export class Filesystem implements FsOps {
 
   /** Commits the handle's pending writes as one change; the result is the close()/fsync() result. */
   private commitHandle(h: Handle): Result<void> {
-    const creating = h.pending !== undefined && h.pending.inode === null && h.writable;
+    const creating = h.creator === true && h.pending !== undefined && h.pending.inode === null;
     if (!h.buf && !h.poisoned && !creating) return;
     if (h.poisoned) {
       const errno = h.poisoned;
@@ -623,7 +633,7 @@ export class Filesystem implements FsOps {
       this.handles.close(fh);
       if (h.pending) {
         // a creator that closes before writing anything still made a file
-        if (h.pending.inode === null && h.writable) return;
+        if (h.pending.inode === null && h.creator) return;
         this.pending.closed(h.pending);
       }
     };

@@ -9,6 +9,8 @@ export interface Handle {
   node: Node | null;
   /** a file created through the kernel and not committed yet (node null until it is) */
   pending?: PendingFile;
+  /** this handle created the pending file: its close commits it, with what it wrote */
+  creator?: boolean;
   /** generated file: its name */
   generated: string | null;
   /**

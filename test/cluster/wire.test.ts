@@ -33,11 +33,18 @@ describe('malformed cluster messages', () => {
   it('garbage and a wrong protocol version are refused, logged, and change nothing', async () => {
     const before = treeListing(c.mount(1));
     // each bad sender is ignored after its first bad message, so each kind comes from its own member
-    const others = [await CpgRpc.start(c.net, 3, { group: CPG_GROUP }), await CpgRpc.start(c.net, 1, { group: CPG_GROUP })];
+    const others: CpgRpc[] = [await CpgRpc.start(c.net, 3, { group: CPG_GROUP }), await CpgRpc.start(c.net, 1, { group: CPG_GROUP })];
     await c.waitSynced([1, 2, 3], 20_000);
     await intruder.call('send', { text: Buffer.from(pack([99, { t: 'ops', seq: 1, ops: [{ kind: 'mkdir', path: 'evil', mtime: 0 }] }])).toString('latin1') });
     await others[0]!.call('send', { text: Buffer.from([0xc1, 0xff, 0x00, 0x13]).toString('latin1') });
     await others[1]!.call('send', { text: Buffer.from(pack([1, { t: 'ops', seq: 1, ops: [{ kind: 'mkdir', path: 7 }] }])).toString('latin1') });
+    // truncated, and a fragment claiming a message far over the limit
+    const more = [await CpgRpc.start(c.net, 1, { group: CPG_GROUP }), await CpgRpc.start(c.net, 2, { group: CPG_GROUP })];
+    others.push(...more);
+    await c.waitSynced([1, 2, 3], 20_000);
+    const whole = pack([1, { t: 'ops', seq: 1, ops: [{ kind: 'mkdir', path: 'evil', mtime: 0 }] }]);
+    await more[0]!.call('send', { text: Buffer.from(whole.subarray(0, whole.length - 3)).toString('latin1') });
+    await more[1]!.call('send', { text: Buffer.from(pack([1, { t: 'frag', i: 0, n: 100_000, part: Buffer.alloc(4096) }])).toString('latin1') });
     await sleep(1500);
     await c.waitSynced([1, 2, 3], 30_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${c.daemon(1).log().split('\n').slice(-12).join('\n')}`);

@@ -84,8 +84,10 @@ export class PveCluster {
         if (ok) {
           const probe = `probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
           const w = await run(['sh', '-c', `echo ${probe} > ${this.mount(ids[0]!)}/.probe && rm -f ${this.mount(ids[0]!)}/.probe`], { timeout: 10_000 });
-          if (w.code === 0) return;
-          last = `probe write: ${w.stderr}`;
+          // every node applied the probe: same global version everywhere (a node still catching up is behind)
+          const versions = ids.map((id) => (JSON.parse(readFileSync(join(this.mount(id), '.version'), 'utf8')) as { version: number }).version);
+          if (w.code === 0 && versions.every((v) => v === versions[0])) return;
+          last = w.code === 0 ? `versions ${versions.join(',')}` : `probe write: ${w.stderr}`;
         } else last = JSON.stringify(ids.map((id) => this.members(id)));
       } catch (e) {
         last = String(e);
