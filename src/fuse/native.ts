@@ -49,7 +49,7 @@ const S_IFMT = 0o170000;
 const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, SET_ATIME_NOW = 128,
   SET_MTIME_NOW = 256;
 // open reply flags understood by the addon
-const F_DIRECT_IO = 1, F_KEEP_CACHE = 2, F_NOFLUSH = 4;
+const F_DIRECT_IO = 1, F_KEEP_CACHE = 2, F_NOFLUSH = 4, F_CACHE_DIR = 16;
 
 /** libfuse reads up to FUSE_MAX_MAX_PAGES (256) pages plus a header page into the receive buffer. */
 const RX_SIZE = 256 * 4096 + 4096;
@@ -108,10 +108,18 @@ export interface NativeOptions {
    * way.
    */
   pageCache?: boolean;
-  /** extra -o mount options (e.g. noatime) */
+  /** extra -o mount options */
   mountOptions?: string[];
+  /** mount with noatime (default true) */
+  noatime?: boolean;
   /** count requests per opcode in `NativeBackend.opCounts` (for benchmarks and tests) */
   countOps?: boolean;
+  /**
+   * Let the kernel keep directory listings (FOPEN_CACHE_DIR + keep_cache, default true): an unchanged directory is
+   * listed without a READDIR. Changes through the mount reset it in the kernel; every entry invalidation from FsOps
+   * also drops the directory's cached listing.
+   */
+  dirCache?: boolean;
   /**
    * Register a FLUSH handler (default true): close() waits for it, so a commit error reaches the writer. Read-only
    * handles are opened with FOPEN_NOFLUSH either way, so readers never pay for it.
@@ -235,6 +243,9 @@ export class NativeBackend implements Backend {
     // libfuse splits -o at commas: escape them in the name
     const o = [`fsname=${opts.fsname.replace(/[\\,]/g, (c) => `\\${c}`)}`];
     if (opts.allowOther) o.push('allow_other', 'default_permissions');
+    // The store keeps no atime (it is the mtime): without noatime every read would mark the cached attributes stale
+    // and make the next stat a GETATTR round trip.
+    if (this.nopts.noatime ?? true) o.push('noatime');
     o.push(...(this.nopts.mountOptions ?? []));
     const args = ['-o', o.join(',')];
     if (opts.debug) args.push('-d');
@@ -383,7 +394,7 @@ export class NativeBackend implements Backend {
           const mine = this.nextDirFh++;
           this.dirs.set(mine, { fh, enc: null });
           io[OUT + 11] = mine;
-          io[OUT + 12] = 0;
+          io[OUT + 12] = this.nopts.dirCache === false ? 0 : F_CACHE_DIR | F_KEEP_CACHE;
           s.replyOpen(rid);
         });
       case OP.READDIR:
@@ -695,7 +706,16 @@ export class NativeBackend implements Backend {
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
     this.queue.set(key, { inv, key, done, resolve, issued: false, seq: ++this.invSeq });
-    if (inv.kind === 'entry') this.dirCache.delete(inv.parent);
+    if (inv.kind === 'entry') {
+      this.dirCache.delete(inv.parent);
+      // the kernel may hold the directory's listing (FOPEN_CACHE_DIR) in its page cache: drop it too, and settle
+      // only when both are gone
+      if (this.nopts.dirCache !== false) {
+        const listing = this.invalidate({ kind: 'inode', ino: inv.parent });
+        this.scheduleFlush();
+        return Promise.all([done, listing]).then(() => undefined);
+      }
+    }
     this.scheduleFlush();
     return done;
   };
