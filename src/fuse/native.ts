@@ -216,6 +216,8 @@ export class NativeBackend implements Backend {
   private initDone: ((maxWrite: number) => void) | null = null;
   /** requests received per opcode (OP numbering of the addon), when NativeOptions.countOps */
   readonly opCounts: Uint32Array | null;
+  /** inodes announced with attrTimeout 0 (generated files): their GETATTR replies are not cached either */
+  private readonly uncached = new Set<number>();
   /** inodes whose attributes we sent since the kernel last dropped them itself (it does at each WRITE) */
   private readonly attrSent = new Set<number>();
   /** writable handles (FsOps fh -> inode) and the number of them open per inode */
@@ -257,6 +259,7 @@ export class NativeBackend implements Backend {
     // A process exiting without unmount() would leave "Transport endpoint is not connected" behind.
     process.on('exit', this.onExit);
     ops.onInvalidate(this.invalidate);
+    if (ops.attrTimeout !== undefined) this.attrTimeout = ops.attrTimeout;
     this.maxWrite = await ready;
   }
 
@@ -308,6 +311,7 @@ export class NativeBackend implements Backend {
         this.pageCached.delete(ino);
         this.dirCache.delete(ino);
         this.attrSent.delete(ino);
+        this.uncached.delete(ino);
         return;
       case OP.GETATTR:
         return this.run(id, ino, () => ops.getattr(ino, this.caller()), this.sendAttr);
@@ -597,6 +601,8 @@ export class NativeBackend implements Backend {
   }
 
   private writeEntry(e: Entry): void {
+    // GETATTR replies carry no timeout of their own: remember the inodes that must never be cached (generated files)
+    if (e.attrTimeout === 0) this.uncached.add(e.attr.ino);
     this.writeAttr(e.attr, e.attrTimeout);
     this.io[OUT + 10] = e.entryTimeout;
   }
@@ -607,12 +613,12 @@ export class NativeBackend implements Backend {
   };
 
   private readonly sendAttr = (id: number, a: Attr): void => {
-    // FsOps.getattr/setattr carry no timeout: an attribute is cached as long as entries are (1 s), then refetched.
-    this.writeAttr(a, this.attrTimeout);
+    // FsOps.getattr/setattr carry no timeout: FsOps.attrTimeout (or 1 s) for every inode.
+    this.writeAttr(a, this.uncached.has(a.ino) ? 0 : this.attrTimeout);
     this.session!.replyAttr(id);
   };
 
-  /** attribute timeout for GETATTR/SETATTR replies, which carry none in the contract */
+  /** attribute timeout for GETATTR/SETATTR replies, which carry none in the contract (FsOps.attrTimeout if set) */
   attrTimeout = 1;
 
   private readonly sendOk = (id: number): void => {
