@@ -24,6 +24,7 @@ import {
   type Attr,
   type Backend,
   type Caller,
+  type CreateReply,
   type DirListing,
   type Entry,
   type FsOps,
@@ -146,6 +147,9 @@ interface Queued {
   /** order of report (see answer()) */
   seq: number;
 }
+
+/** A reply sender: the request id, the handler's result, and two request values it needs (inode, flags, fh). */
+type Send<T> = (id: number, v: T, a: number, b: number) => void;
 
 function errnoOf(e: unknown): number {
   if (e instanceof FsError && e.errno > 0) return e.errno;
@@ -304,8 +308,17 @@ export class NativeBackend implements Backend {
     if (!s) return;
     if (this.opCounts) this.opCounts[op]!++;
     switch (op) {
-      case OP.LOOKUP:
-        return this.run(id, ino, () => ops.lookup(ino, s1!, this.caller()), this.sendEntry);
+      // The hot requests call their handler inline (no closure per request) and reply through done().
+      case OP.LOOKUP: {
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['lookup']>;
+        try {
+          r = ops.lookup(ino, s1!, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendEntry, 0, 0);
+      }
       case OP.FORGET:
         ops.forget?.(ino, io[IO_A]!);
         this.pageCached.delete(ino);
@@ -313,8 +326,16 @@ export class NativeBackend implements Backend {
         this.attrSent.delete(ino);
         this.uncached.delete(ino);
         return;
-      case OP.GETATTR:
-        return this.run(id, ino, () => ops.getattr(ino, this.caller()), this.sendAttr);
+      case OP.GETATTR: {
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['getattr']>;
+        try {
+          r = ops.getattr(ino, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendAttr, 0, 0);
+      }
       case OP.SETATTR: {
         const set = io[IO_A]!;
         const ch: SetAttr = {};
@@ -356,31 +377,62 @@ export class NativeBackend implements Backend {
         return this.run(id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry, io[IO_A]!);
       case OP.OPEN: {
         const flags = io[IO_A]!;
-        return this.run(id, ino, () => ops.open(ino, flags, this.caller()), (rid, r) => this.sendOpen(rid, ino, flags, r));
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['open']>;
+        try {
+          r = ops.open(ino, flags, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendOpen, ino, flags);
       }
       case OP.CREATE: {
         const flags = io[IO_B]!;
-        return this.run(id, ino, () => ops.create(ino, s1!, io[IO_A]!, flags, this.caller()), (rid, r) => {
-          this.writeEntry(r);
-          io[OUT + 11] = r.open.fh;
-          io[OUT + 12] = this.openFlags(r.attr.ino, flags, r.open, true);
-          s.replyCreate(rid);
-        });
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['create']>;
+        try {
+          r = ops.create(ino, s1!, io[IO_A]!, flags, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendCreate, flags, 0);
       }
-      case OP.READ:
-        return this.run(id, ino, () => ops.read(ino, io[IO_A]!, io[IO_B]!, io[IO_C]!, this.caller()), this.sendData);
+      case OP.READ: {
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['read']>;
+        try {
+          r = ops.read(ino, io[IO_A]!, io[IO_B]!, io[IO_C]!, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendData, 0, 0);
+      }
       case OP.WRITE: {
         const at = io[IO_D]!;
         const data = this.rx.subarray(at, at + io[IO_B]!);
         this.written.add(io[IO_A]!);
         // the kernel marks the attributes stale itself on every write
         this.attrSent.delete(ino);
-        return this.run(id, ino, () => ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller()), (rid, n) =>
-          s.replyWrite(rid, n),
-        );
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['write']>;
+        try {
+          r = ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendWritten, 0, 0);
       }
-      case OP.FLUSH:
-        return this.run(id, ino, () => ops.flush(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+      case OP.FLUSH: {
+        const fh = io[IO_A]!;
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['flush']>;
+        try {
+          r = ops.flush(ino, fh, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendCommitted, ino, fh);
+      }
       case OP.RELEASE: {
         const w = this.writerFh.get(io[IO_A]!);
         if (w !== undefined) {
@@ -389,10 +441,20 @@ export class NativeBackend implements Backend {
           if (n > 0) this.writers.set(w, n);
           else this.writers.delete(w);
         }
-        return this.run(id, ino, () => ops.release(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+        const fh = io[IO_A]!;
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['release']>;
+        try {
+          r = ops.release(ino, fh, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendCommitted, ino, fh);
       }
       case OP.FSYNC:
-        return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), this.committed(ino, io[IO_A]!));
+        return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), (rid) =>
+          this.sendCommitted(rid, undefined, ino, io[IO_A]!),
+        );
       case OP.OPENDIR:
         return this.run(id, ino, () => ops.opendir(ino, io[IO_A]!, this.caller()), (rid, fh) => {
           const mine = this.nextDirFh++;
@@ -512,6 +574,28 @@ export class NativeBackend implements Backend {
         if (this.release(id)) this.answer(id, ino, ino2, since, () => this.session!.replyErr(id, errnoOf(e)));
       },
     );
+  }
+
+  /**
+   * Reply with a handler's result: at once when it is a value and nothing was invalidated since the request arrived
+   * (the common case: no closure, no Promise), else through settle(). `a`, `b`: request values the sender needs.
+   */
+  private done<T>(id: number, ino: number, since: number, r: T | Promise<T>, send: Send<T>, a: number, b: number): void {
+    if (this.invSeq === since && !isPromise<T>(r)) {
+      try {
+        send(id, r, a, b);
+      } catch (e) {
+        this.replyLateErr(id, e);
+      }
+      return;
+    }
+    this.settle(id, ino, r, (rid, v: T) => send(rid, v, a, b), -1, since);
+  }
+
+  /** A handler threw: its errno, once what it invalidated meanwhile is done (see answer()). */
+  private failed(id: number, ino: number, since: number, e: unknown): void {
+    if (this.invSeq === since) return this.session!.replyErr(id, errnoOf(e));
+    this.answer(id, ino, -1, since, () => this.session!.replyErr(id, errnoOf(e)));
   }
 
   private trySend<T>(id: number, v: T, send: (id: number, v: T) => void): void {
@@ -648,30 +732,39 @@ export class NativeBackend implements Backend {
     return f;
   }
 
-  private sendOpen(id: number, ino: number, flags: number, r: OpenReply): void {
+  private readonly sendWritten = (id: number, n: number): void => {
+    this.session!.replyWrite(id, n);
+  };
+
+  private readonly sendCreate = (id: number, r: CreateReply, flags: number): void => {
+    this.writeEntry(r);
+    this.io[OUT + 11] = r.open.fh;
+    this.io[OUT + 12] = this.openFlags(r.attr.ino, flags, r.open, true);
+    this.session!.replyCreate(id);
+  };
+
+  private readonly sendOpen = (id: number, r: OpenReply, ino: number, flags: number): void => {
     // O_TRUNC (atomic_o_trunc) is part of the handle's change: its commit replaces the content.
     if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== 0) this.written.add(r.fh);
     this.io[OUT + 11] = r.fh;
     this.io[OUT + 12] = this.openFlags(ino, flags, r, false);
     this.session!.replyOpen(id);
-  }
+  };
 
   /** After a handle's flush/fsync/release succeeded: if it wrote, its commit replaced what the kernel may cache. */
-  private committed(ino: number, fh: number): (id: number) => void {
-    return (id) => {
-      if (this.written.delete(fh)) {
-        // Attributes the kernel cached while the handle was open (a SETATTR or GETATTR reply) may predate the
-        // commit: drop them before acknowledging it.
-        if (this.attrSent.delete(ino)) this.session!.invalAttr(ino);
-        // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
-        if (this.pageCached.has(ino)) {
-          this.dropCache.add(ino);
-          void this.invalidate({ kind: 'inode', ino });
-        }
+  private readonly sendCommitted = (id: number, _v: void, ino: number, fh: number): void => {
+    if (this.written.delete(fh)) {
+      // Attributes the kernel cached while the handle was open (a SETATTR or GETATTR reply) may predate the
+      // commit: drop them before acknowledging it.
+      if (this.attrSent.delete(ino)) this.session!.invalAttr(ino);
+      // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
+      if (this.pageCached.has(ino)) {
+        this.dropCache.add(ino);
+        void this.invalidate({ kind: 'inode', ino });
       }
-      this.session!.replyErr(id, 0);
-    };
-  }
+    }
+    this.session!.replyErr(id, 0);
+  };
 
   private readdir(id: number, ino: number, fh: number, size: number, off: number): void {
     const s = this.session!;
