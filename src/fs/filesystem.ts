@@ -32,8 +32,8 @@ const RENAME_EXCHANGE = 2;
  * explicitly, so they bound only what nothing reports: the write bits dropped when quorum goes (cluster mode must
  * invalidate the inodes then to make that immediate).
  */
-export const ENTRY_TIMEOUT = 10;
-export const ATTR_TIMEOUT = 10;
+const ENTRY_TIMEOUT = 10;
+const ATTR_TIMEOUT = 10;
 
 export interface FilesystemOptions {
   store: Store;
