@@ -191,6 +191,8 @@ async function main(): Promise<void> {
     committer,
     status,
     lockExpiryMs: (Number.isFinite(expiry) && expiry > 0 ? expiry : DEFAULT_LOCK_EXPIRY_S) * 1000,
+    // the write bits follow quorum, which no invalidation reports: a node that may be clustered caches for 1 s
+    cacheSeconds: o.local ? 10 : 1,
     setDebug: (on) => (log.level = on || o.debug ? 'debug' : 'info'),
   });
   // in cluster mode the directories are made once the node is quorate and synced (its tree may still change)

@@ -12,9 +12,11 @@ export function withErrorLog(ops: FsOps, log: Logger): FsOps {
   for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(ops)) as (keyof FsOps)[]) {
     const fn = (ops as unknown as Record<string, unknown>)[name];
     if (name === ('constructor' as string) || typeof fn !== 'function') continue;
-    wrapped[name] = (...args: unknown[]) => {
+    const f = fn as (...a: unknown[]) => unknown;
+    // fixed arity (no FsOps method takes more than six arguments): no rest array and no apply per request
+    wrapped[name] = (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, g: unknown) => {
       try {
-        const r: unknown = (fn as (...a: unknown[]) => unknown).apply(ops, args);
+        const r: unknown = f.call(ops, a, b, c, d, e, g);
         if (r instanceof Promise) {
           return r.catch((err: unknown) => {
             report(name, err);
@@ -28,5 +30,6 @@ export function withErrorLog(ops: FsOps, log: Logger): FsOps {
       }
     };
   }
+  if (ops.attrTimeout !== undefined) wrapped.attrTimeout = ops.attrTimeout;
   return wrapped as unknown as FsOps;
 }

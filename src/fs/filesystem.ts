@@ -1,7 +1,7 @@
 // The filesystem as the kernel sees it: FUSE operations mapped to reads of the store and to Ops handed to the
 // Committer. Modes, ownership, the symlinks and generated files of the root, locks and write buffering live here;
 // the rules about what a change may do live in ops/apply.
-import { constants as C, readFileSync } from 'node:fs';
+import { constants as C, existsSync } from 'node:fs';
 import type { Committer } from '../cluster/committer.js';
 import { E, FsError, fail } from '../errors.js';
 import type {
@@ -28,39 +28,40 @@ const O_ACCMODE = 3;
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 
-/** Cache lifetimes handed to the kernel; every change the kernel did not make itself is invalidated explicitly. */
-const ENTRY_TIMEOUT = 1;
-const ATTR_TIMEOUT = 1;
+/**
+ * Cache lifetimes handed to the kernel (seconds); every change the kernel did not make itself is invalidated
+ * explicitly, so they bound only what nothing reports: the write bits dropped when quorum goes. A node that can be
+ * in a cluster therefore uses 1 s (FilesystemOptions.cacheSeconds), local mode 10 s.
+ */
+const DEFAULT_CACHE_SECONDS = 10;
 
 export interface FilesystemOptions {
   store: Store;
   committer: Committer;
   status: Status;
   lockExpiryMs: number;
+  /** kernel entry/attribute cache lifetime (default 10 s) */
+  cacheSeconds?: number;
   /** called when `.debug` switches debug logging */
   setDebug?: (on: boolean) => void;
 }
 
 const now = (): number => Math.floor(Date.now() / 1000);
 
-/** The thread group (process) of a thread id, from /proc (never our own mount); undefined once it is gone. */
-function tgid(tid: number): number | undefined {
-  try {
-    const m = /^Tgid:\s*(\d+)/m.exec(readFileSync(`/proc/${tid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** FUSE reports the calling thread; threads of one process share its descriptors. 0 means unknown: assume same. */
+/**
+ * FUSE reports the calling thread; threads of one process share its descriptors. 0 means unknown: assume same.
+ * Two threads belong to one process when one is listed among the other's tasks: one stat of /proc (never our own
+ * mount), no file read. A thread that is gone can no longer tell: assume same, as before.
+ */
 function sameProcess(a: number, b: number): boolean {
   if (a === b || a === 0 || b === 0) return true;
-  const ta = tgid(a);
-  return ta === undefined || ta === tgid(b);
+  return existsSync(`/proc/${a}/task/${b}`) || !existsSync(`/proc/${a}`);
 }
 
 export class Filesystem implements FsOps {
+  /** what getattr answers may be cached for (generated files excepted, see FsOps.attrTimeout) */
+  readonly attrTimeout: number;
+  private readonly entryTimeout: number;
   private readonly store: Store;
   private readonly committer: Committer;
   private readonly status: Status;
@@ -75,6 +76,7 @@ export class Filesystem implements FsOps {
   constructor(private readonly opts: FilesystemOptions) {
     this.store = opts.store;
     this.committer = opts.committer;
+    this.attrTimeout = this.entryTimeout = opts.cacheSeconds ?? DEFAULT_CACHE_SECONDS;
     this.status = opts.status;
     this.locks = new LockTable(this.store.tree, opts.lockExpiryMs);
     this.virtuals = new VirtualEntries(opts.status);
@@ -130,7 +132,12 @@ export class Filesystem implements FsOps {
   }
 
   private entry(attr: Attr, generated = false): Entry {
-    return { attr, entryTimeout: ENTRY_TIMEOUT, attrTimeout: generated ? 0 : ATTR_TIMEOUT };
+    return { attr, entryTimeout: this.entryTimeout, attrTimeout: generated ? 0 : this.attrTimeout };
+  }
+
+  /** A create's reply, built in one literal (a spread of entry() costs a generic object copy per create). */
+  private created(attr: Attr, open: OpenReply, generated = false): CreateReply {
+    return { attr, entryTimeout: this.entryTimeout, attrTimeout: generated ? 0 : this.attrTimeout, open };
   }
 
   private node(ino: number): Node {
@@ -462,7 +469,7 @@ export class Filesystem implements FsOps {
     if (v) {
       if (flags & C.O_EXCL) fail(E.EEXIST);
       const open = this.open(v.ino, flags, caller) as OpenReply;
-      return { ...this.entry(this.virtualAttr(v), true), open };
+      return this.created(this.virtualAttr(v), open, true);
     }
     const dir = this.dir(parent);
     const existing = dir.children!.get(name);
@@ -478,7 +485,7 @@ export class Filesystem implements FsOps {
       if (flags & C.O_EXCL) fail(E.EEXIST);
       if (existing.children) fail(E.EISDIR);
       const open = this.open(toIno(existing.inode), flags, caller) as OpenReply;
-      return { ...this.entry(this.attrOf(existing)), open };
+      return this.created(this.attrOf(existing), open);
     }
     this.checkName(name);
     const path = this.pathIn(dir, name);
@@ -503,7 +510,7 @@ export class Filesystem implements FsOps {
     return this.commit({ kind: 'create', path, mtime: now(), excl: (flags & C.O_EXCL) !== 0 }, (r) => {
       const node = this.store.tree.get(r.inode!)!;
       const open = this.open(toIno(node.inode), flags & ~C.O_TRUNC, caller) as OpenReply;
-      return { ...this.entry(this.attrOf(node)), open };
+      return this.created(this.attrOf(node), open);
     });
   }
 

@@ -36,7 +36,20 @@ export class HandleTable {
   private next = 1;
 
   open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned' | 'wrote'>): Handle {
-    const h: Handle = { ...init, fh: this.next++, buf: null, len: 0, poisoned: 0, wrote: false };
+    // spelled out, not spread: one object shape for every handle, built without a generic copy
+    const h: Handle = {
+      fh: this.next++,
+      node: init.node,
+      generated: init.generated,
+      base: init.base,
+      pid: init.pid,
+      writable: init.writable,
+      append: init.append,
+      buf: null,
+      len: 0,
+      poisoned: 0,
+      wrote: false,
+    };
     this.handles.set(h.fh, h);
     return h;
   }

@@ -133,6 +133,11 @@ export interface FsOps {
    * a Promise that settles once the kernel no longer caches the old data: await it before acknowledging a change.
    */
   onInvalidate(cb: ((inv: Invalidation) => void | Promise<void>) | null): void;
+  /**
+   * Seconds the kernel may cache what getattr/setattr answer (default 1). Inodes whose Entry came with
+   * attrTimeout 0 (generated files) stay uncached.
+   */
+  readonly attrTimeout?: number;
 }
 
 export interface MountOptions {

@@ -24,6 +24,7 @@ import {
   type Attr,
   type Backend,
   type Caller,
+  type CreateReply,
   type DirListing,
   type Entry,
   type FsOps,
@@ -49,7 +50,7 @@ const S_IFMT = 0o170000;
 const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, SET_ATIME_NOW = 128,
   SET_MTIME_NOW = 256;
 // open reply flags understood by the addon
-const F_DIRECT_IO = 1, F_KEEP_CACHE = 2, F_NOFLUSH = 4;
+const F_DIRECT_IO = 1, F_KEEP_CACHE = 2, F_NOFLUSH = 4, F_CACHE_DIR = 16;
 
 /** libfuse reads up to FUSE_MAX_MAX_PAGES (256) pages plus a header page into the receive buffer. */
 const RX_SIZE = 256 * 4096 + 4096;
@@ -108,10 +109,18 @@ export interface NativeOptions {
    * way.
    */
   pageCache?: boolean;
-  /** extra -o mount options (e.g. noatime) */
+  /** extra -o mount options */
   mountOptions?: string[];
+  /** mount with noatime (default true) */
+  noatime?: boolean;
   /** count requests per opcode in `NativeBackend.opCounts` (for benchmarks and tests) */
   countOps?: boolean;
+  /**
+   * Let the kernel keep directory listings (FOPEN_CACHE_DIR + keep_cache, default true): an unchanged directory is
+   * listed without a READDIR. Changes through the mount reset it in the kernel; every entry invalidation from FsOps
+   * also drops the directory's cached listing.
+   */
+  dirCache?: boolean;
   /**
    * Register a FLUSH handler (default true): close() waits for it, so a commit error reaches the writer. Read-only
    * handles are opened with FOPEN_NOFLUSH either way, so readers never pay for it.
@@ -138,6 +147,9 @@ interface Queued {
   /** order of report (see answer()) */
   seq: number;
 }
+
+/** A reply sender: the request id, the handler's result, and two request values it needs (inode, flags, fh). */
+type Send<T> = (id: number, v: T, a: number, b: number) => void;
 
 function errnoOf(e: unknown): number {
   if (e instanceof FsError && e.errno > 0) return e.errno;
@@ -208,6 +220,8 @@ export class NativeBackend implements Backend {
   private initDone: ((maxWrite: number) => void) | null = null;
   /** requests received per opcode (OP numbering of the addon), when NativeOptions.countOps */
   readonly opCounts: Uint32Array | null;
+  /** inodes announced with attrTimeout 0 (generated files): their GETATTR replies are not cached either */
+  private readonly uncached = new Set<number>();
   /** inodes whose attributes we sent since the kernel last dropped them itself (it does at each WRITE) */
   private readonly attrSent = new Set<number>();
   /** writable handles (FsOps fh -> inode) and the number of them open per inode */
@@ -235,6 +249,9 @@ export class NativeBackend implements Backend {
     // libfuse splits -o at commas: escape them in the name
     const o = [`fsname=${opts.fsname.replace(/[\\,]/g, (c) => `\\${c}`)}`];
     if (opts.allowOther) o.push('allow_other', 'default_permissions');
+    // The store keeps no atime (it is the mtime): without noatime every read would mark the cached attributes stale
+    // and make the next stat a GETATTR round trip.
+    if (this.nopts.noatime ?? true) o.push('noatime');
     o.push(...(this.nopts.mountOptions ?? []));
     const args = ['-o', o.join(',')];
     if (opts.debug) args.push('-d');
@@ -246,6 +263,7 @@ export class NativeBackend implements Backend {
     // A process exiting without unmount() would leave "Transport endpoint is not connected" behind.
     process.on('exit', this.onExit);
     ops.onInvalidate(this.invalidate);
+    if (ops.attrTimeout !== undefined) this.attrTimeout = ops.attrTimeout;
     this.maxWrite = await ready;
   }
 
@@ -290,16 +308,34 @@ export class NativeBackend implements Backend {
     if (!s) return;
     if (this.opCounts) this.opCounts[op]!++;
     switch (op) {
-      case OP.LOOKUP:
-        return this.run(id, ino, () => ops.lookup(ino, s1!, this.caller()), this.sendEntry);
+      // The hot requests call their handler inline (no closure per request) and reply through done().
+      case OP.LOOKUP: {
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['lookup']>;
+        try {
+          r = ops.lookup(ino, s1!, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendEntry, 0, 0);
+      }
       case OP.FORGET:
         ops.forget?.(ino, io[IO_A]!);
         this.pageCached.delete(ino);
         this.dirCache.delete(ino);
         this.attrSent.delete(ino);
+        this.uncached.delete(ino);
         return;
-      case OP.GETATTR:
-        return this.run(id, ino, () => ops.getattr(ino, this.caller()), this.sendAttr);
+      case OP.GETATTR: {
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['getattr']>;
+        try {
+          r = ops.getattr(ino, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendAttr, 0, 0);
+      }
       case OP.SETATTR: {
         const set = io[IO_A]!;
         const ch: SetAttr = {};
@@ -341,31 +377,62 @@ export class NativeBackend implements Backend {
         return this.run(id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry, io[IO_A]!);
       case OP.OPEN: {
         const flags = io[IO_A]!;
-        return this.run(id, ino, () => ops.open(ino, flags, this.caller()), (rid, r) => this.sendOpen(rid, ino, flags, r));
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['open']>;
+        try {
+          r = ops.open(ino, flags, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendOpen, ino, flags);
       }
       case OP.CREATE: {
         const flags = io[IO_B]!;
-        return this.run(id, ino, () => ops.create(ino, s1!, io[IO_A]!, flags, this.caller()), (rid, r) => {
-          this.writeEntry(r);
-          io[OUT + 11] = r.open.fh;
-          io[OUT + 12] = this.openFlags(r.attr.ino, flags, r.open, true);
-          s.replyCreate(rid);
-        });
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['create']>;
+        try {
+          r = ops.create(ino, s1!, io[IO_A]!, flags, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendCreate, flags, 0);
       }
-      case OP.READ:
-        return this.run(id, ino, () => ops.read(ino, io[IO_A]!, io[IO_B]!, io[IO_C]!, this.caller()), this.sendData);
+      case OP.READ: {
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['read']>;
+        try {
+          r = ops.read(ino, io[IO_A]!, io[IO_B]!, io[IO_C]!, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendData, 0, 0);
+      }
       case OP.WRITE: {
         const at = io[IO_D]!;
         const data = this.rx.subarray(at, at + io[IO_B]!);
         this.written.add(io[IO_A]!);
         // the kernel marks the attributes stale itself on every write
         this.attrSent.delete(ino);
-        return this.run(id, ino, () => ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller()), (rid, n) =>
-          s.replyWrite(rid, n),
-        );
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['write']>;
+        try {
+          r = ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendWritten, 0, 0);
       }
-      case OP.FLUSH:
-        return this.run(id, ino, () => ops.flush(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+      case OP.FLUSH: {
+        const fh = io[IO_A]!;
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['flush']>;
+        try {
+          r = ops.flush(ino, fh, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendCommitted, ino, fh);
+      }
       case OP.RELEASE: {
         const w = this.writerFh.get(io[IO_A]!);
         if (w !== undefined) {
@@ -374,16 +441,26 @@ export class NativeBackend implements Backend {
           if (n > 0) this.writers.set(w, n);
           else this.writers.delete(w);
         }
-        return this.run(id, ino, () => ops.release(ino, io[IO_A]!, this.caller()), this.committed(ino, io[IO_A]!));
+        const fh = io[IO_A]!;
+        const since = this.invSeq;
+        let r: ReturnType<FsOps['release']>;
+        try {
+          r = ops.release(ino, fh, this.caller());
+        } catch (e) {
+          return this.failed(id, ino, since, e);
+        }
+        return this.done(id, ino, since, r, this.sendCommitted, ino, fh);
       }
       case OP.FSYNC:
-        return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), this.committed(ino, io[IO_A]!));
+        return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), (rid) =>
+          this.sendCommitted(rid, undefined, ino, io[IO_A]!),
+        );
       case OP.OPENDIR:
         return this.run(id, ino, () => ops.opendir(ino, io[IO_A]!, this.caller()), (rid, fh) => {
           const mine = this.nextDirFh++;
           this.dirs.set(mine, { fh, enc: null });
           io[OUT + 11] = mine;
-          io[OUT + 12] = 0;
+          io[OUT + 12] = this.nopts.dirCache === false ? 0 : F_CACHE_DIR | F_KEEP_CACHE;
           s.replyOpen(rid);
         });
       case OP.READDIR:
@@ -499,6 +576,28 @@ export class NativeBackend implements Backend {
     );
   }
 
+  /**
+   * Reply with a handler's result: at once when it is a value and nothing was invalidated since the request arrived
+   * (the common case: no closure, no Promise), else through settle(). `a`, `b`: request values the sender needs.
+   */
+  private done<T>(id: number, ino: number, since: number, r: T | Promise<T>, send: Send<T>, a: number, b: number): void {
+    if (this.invSeq === since && !isPromise<T>(r)) {
+      try {
+        send(id, r, a, b);
+      } catch (e) {
+        this.replyLateErr(id, e);
+      }
+      return;
+    }
+    this.settle(id, ino, r, (rid, v: T) => send(rid, v, a, b), -1, since);
+  }
+
+  /** A handler threw: its errno, once what it invalidated meanwhile is done (see answer()). */
+  private failed(id: number, ino: number, since: number, e: unknown): void {
+    if (this.invSeq === since) return this.session!.replyErr(id, errnoOf(e));
+    this.answer(id, ino, -1, since, () => this.session!.replyErr(id, errnoOf(e)));
+  }
+
   private trySend<T>(id: number, v: T, send: (id: number, v: T) => void): void {
     try {
       send(id, v);
@@ -586,6 +685,8 @@ export class NativeBackend implements Backend {
   }
 
   private writeEntry(e: Entry): void {
+    // GETATTR replies carry no timeout of their own: remember the inodes that must never be cached (generated files)
+    if (e.attrTimeout === 0) this.uncached.add(e.attr.ino);
     this.writeAttr(e.attr, e.attrTimeout);
     this.io[OUT + 10] = e.entryTimeout;
   }
@@ -596,12 +697,12 @@ export class NativeBackend implements Backend {
   };
 
   private readonly sendAttr = (id: number, a: Attr): void => {
-    // FsOps.getattr/setattr carry no timeout: an attribute is cached as long as entries are (1 s), then refetched.
-    this.writeAttr(a, this.attrTimeout);
+    // FsOps.getattr/setattr carry no timeout: FsOps.attrTimeout (or 1 s) for every inode.
+    this.writeAttr(a, this.uncached.has(a.ino) ? 0 : this.attrTimeout);
     this.session!.replyAttr(id);
   };
 
-  /** attribute timeout for GETATTR/SETATTR replies, which carry none in the contract */
+  /** attribute timeout for GETATTR/SETATTR replies, which carry none in the contract (FsOps.attrTimeout if set) */
   attrTimeout = 1;
 
   private readonly sendOk = (id: number): void => {
@@ -631,30 +732,39 @@ export class NativeBackend implements Backend {
     return f;
   }
 
-  private sendOpen(id: number, ino: number, flags: number, r: OpenReply): void {
+  private readonly sendWritten = (id: number, n: number): void => {
+    this.session!.replyWrite(id, n);
+  };
+
+  private readonly sendCreate = (id: number, r: CreateReply, flags: number): void => {
+    this.writeEntry(r);
+    this.io[OUT + 11] = r.open.fh;
+    this.io[OUT + 12] = this.openFlags(r.attr.ino, flags, r.open, true);
+    this.session!.replyCreate(id);
+  };
+
+  private readonly sendOpen = (id: number, r: OpenReply, ino: number, flags: number): void => {
     // O_TRUNC (atomic_o_trunc) is part of the handle's change: its commit replaces the content.
     if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== 0) this.written.add(r.fh);
     this.io[OUT + 11] = r.fh;
     this.io[OUT + 12] = this.openFlags(ino, flags, r, false);
     this.session!.replyOpen(id);
-  }
+  };
 
   /** After a handle's flush/fsync/release succeeded: if it wrote, its commit replaced what the kernel may cache. */
-  private committed(ino: number, fh: number): (id: number) => void {
-    return (id) => {
-      if (this.written.delete(fh)) {
-        // Attributes the kernel cached while the handle was open (a SETATTR or GETATTR reply) may predate the
-        // commit: drop them before acknowledging it.
-        if (this.attrSent.delete(ino)) this.session!.invalAttr(ino);
-        // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
-        if (this.pageCached.has(ino)) {
-          this.dropCache.add(ino);
-          void this.invalidate({ kind: 'inode', ino });
-        }
+  private readonly sendCommitted = (id: number, _v: void, ino: number, fh: number): void => {
+    if (this.written.delete(fh)) {
+      // Attributes the kernel cached while the handle was open (a SETATTR or GETATTR reply) may predate the
+      // commit: drop them before acknowledging it.
+      if (this.attrSent.delete(ino)) this.session!.invalAttr(ino);
+      // Only an inode some reader opened through the page cache can hold stale pages (writers are direct_io).
+      if (this.pageCached.has(ino)) {
+        this.dropCache.add(ino);
+        void this.invalidate({ kind: 'inode', ino });
       }
-      this.session!.replyErr(id, 0);
-    };
-  }
+    }
+    this.session!.replyErr(id, 0);
+  };
 
   private readdir(id: number, ino: number, fh: number, size: number, off: number): void {
     const s = this.session!;
@@ -697,7 +807,16 @@ export class NativeBackend implements Backend {
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
     this.queue.set(key, { inv, key, done, resolve, issued: false, seq });
-    if (inv.kind === 'entry') this.dirCache.delete(inv.parent);
+    if (inv.kind === 'entry') {
+      this.dirCache.delete(inv.parent);
+      // the kernel may hold the directory's listing (FOPEN_CACHE_DIR) in its page cache: drop it too, and settle
+      // only when both are gone
+      if (this.nopts.dirCache !== false) {
+        const listing = this.invalidate({ kind: 'inode', ino: inv.parent, background: inv.background });
+        this.scheduleFlush();
+        return Promise.all([done, listing]).then(() => undefined);
+      }
+    }
     this.scheduleFlush();
     return done;
   };

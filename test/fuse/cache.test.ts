@@ -124,6 +124,22 @@ print(os.path.exists('d/victim'))
     },
   );
 
+  it('lists an unchanged directory from the kernel cache, and a name added or removed inside the daemon at once', async () => {
+    m = await mountMem(long, { pageCache: true });
+    await sh(`mkdir ${m.dir}/d && echo 1 > ${m.dir}/d/a && ls ${m.dir}/d`);
+    await until(() => m!.backend.outstanding === 0);
+    m.fs.recording = true;
+    expect((await sh(`ls ${m.dir}/d; ls ${m.dir}/d`)).stdout).toBe('a\na\n');
+    expect(m.fs.log.filter((l) => l.op === 'readdir')).toEqual([]);
+    // names appearing and vanishing behind the kernel's back: only the invalidation can tell it
+    await m.fs.change('d/b', 'x\n');
+    expect((await sh(`ls ${m.dir}/d`)).stdout).toBe('a\nb\n');
+    await m.fs.remove('d/a');
+    expect((await sh(`ls ${m.dir}/d`)).stdout).toBe('b\n');
+    // and changes through the mount reset it too
+    expect((await sh(`touch ${m.dir}/d/c; ls ${m.dir}/d; rm ${m.dir}/d/b; ls ${m.dir}/d`)).stdout).toBe('b\nc\nc\n');
+  });
+
   it('a name replaced inside the daemon resolves to the new inode', async () => {
     m = await mountMem(long, { pageCache: true });
     await sh(`echo old1 > ${m.dir}/f`);

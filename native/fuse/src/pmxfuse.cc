@@ -825,6 +825,7 @@ void FillOpen(fuse_file_info* fi, double fh, double flags) {
   fi->keep_cache = (f & 2) != 0;
   fi->noflush = (f & 4) != 0;
   fi->nonseekable = (f & 8) != 0;
+  fi->cache_readdir = (f & 16) != 0;  // OPENDIR: the kernel may keep the listing in the directory's page cache
 }
 
 Napi::Value Session::ReplyErr(const Napi::CallbackInfo& info) {
