@@ -88,6 +88,8 @@ export class Reassembler {
   private bytes = 0;
 
   add(f: Frag): Buffer | null {
+    // the tail of a message whose start came before this member joined: not ours to read
+    if (this.parts.length === 0 && f.i > 0) return null;
     if (f.i !== this.parts.length) {
       this.parts = [];
       this.bytes = 0;

@@ -8,9 +8,9 @@ export interface Handle {
   /** the stored entry (kept even after unlink: reads of an unlinked open file still work) */
   node: Node | null;
   /** a file created through the kernel and not committed yet (node null until it is) */
-  pending?: PendingFile;
+  pending: PendingFile | undefined;
   /** this handle created the pending file: its close commits it, with what it wrote */
-  creator?: boolean;
+  creator: boolean;
   /** generated file: its name */
   generated: string | null;
   /**
@@ -35,11 +35,13 @@ export class HandleTable {
   private readonly handles = new Map<number, Handle>();
   private next = 1;
 
-  open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned' | 'wrote'>): Handle {
+  open(init: Omit<Handle, 'fh' | 'buf' | 'len' | 'poisoned' | 'wrote' | 'pending' | 'creator'> & { pending?: PendingFile; creator?: boolean }): Handle {
     // spelled out, not spread: one object shape for every handle, built without a generic copy
     const h: Handle = {
       fh: this.next++,
       node: init.node,
+      pending: init.pending,
+      creator: init.creator === true,
       generated: init.generated,
       base: init.base,
       pid: init.pid,

@@ -32,7 +32,9 @@ describe('a 10,000-file tree', () => {
     await c.startDaemon(1);
     await c.startDaemon(2);
     await c.startDaemon(3);
-    await c.waitSynced([1, 2, 3], 60_000);
+    await c.waitSynced([1, 2, 3], 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${[2, 3].map((id) => c!.daemon(id).log().split('\n').slice(-8).join('\n')).join('\n--\n')}`);
+    });
     const l1 = treeListing(c.mount(1));
     expect(l1.filter((l) => l.startsWith('bulk/') && !l.endsWith('dir'))).toHaveLength(10_000);
     expect(treeListing(c.mount(2))).toEqual(l1);
