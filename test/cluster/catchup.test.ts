@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { PveCluster } from '../helpers/cluster.js';
+import { PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, DAEMON_JS, py, run, sh, sleep } from '../helpers/daemon.js';
 import { treeListing } from '../helpers/listing.js';
 
@@ -12,15 +12,6 @@ const same = (c: PveCluster, ids: number[]) => {
   for (const id of ids.slice(1)) expect(treeListing(c.mount(id)), `node ${id}`).toEqual(first);
   return first;
 };
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('catching up on three nodes', () => {
   let c: PveCluster;

@@ -3,18 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PveCluster } from '../helpers/cluster.js';
+import { PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, py, sh, sleep } from '../helpers/daemon.js';
 import { treeListing } from '../helpers/listing.js';
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('quorum on three nodes', () => {
   let c: PveCluster;

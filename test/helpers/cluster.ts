@@ -6,6 +6,16 @@ import { join } from 'node:path';
 import { makeStateDir, startDaemon, run, sleep, type Daemon, type StateDir } from '../../bench/lib-daemon.js';
 import { Testnet, type TestnetOptions } from './testnet.js';
 
+/** Polls `ok` every 100 ms until it holds; throws naming `what` after `ms`. */
+export async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await ok()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 export interface ClusterNode {
   id: number;
   state: StateDir;
