@@ -16,7 +16,7 @@ import { apply } from '../ops/apply.js';
 import type { ApplyResult, Op } from '../ops/op.js';
 import type { Store } from '../store/store.js';
 import type { StorageHealth } from '../store/storage-errors.js';
-import type { Row } from '../store/tree.js';
+import { rowOf, type Row } from '../store/tree.js';
 import type { ClusterLog, LogEntry } from '../status/clusterlog.js';
 import type { Logger } from '../log.js';
 import { CpgClient, QuorumClient, CmapClient, type CpgMember, type CpgMembership, type QuorumState } from '../corosync/index.js';
@@ -174,28 +174,11 @@ export class ClusterCommitter implements Committer {
     return this.phase !== 'offline' && this.quorum.quorate;
   }
 
-  get synced(): boolean {
-    return this.phase === 'synced';
-  }
-
   commit(op: Op): Promise<ApplyResult> {
     if (!this.quorate()) return Promise.resolve({ errno: E.EACCES });
     return new Promise((resolve) => {
       this.outbox.push({ op, resolve });
       this.scheduleFlush();
-    });
-  }
-
-  /** Resolves once this node is in the group, quorate and synced (or after timeoutMs with false). */
-  waitReady(timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    return new Promise((res) => {
-      const check = () => {
-        if (this.phase === 'synced' && this.quorum.quorate) return res(true);
-        if (Date.now() > end || this.closed) return res(false);
-        setTimeout(check, 50);
-      };
-      check();
     });
   }
 
@@ -472,7 +455,7 @@ export class ClusterCommitter implements Committer {
         if (this.epoch !== epoch) return; // a newer exchange began
         const n = tree.get(inode);
         if (!n) continue;
-        rows.push({ inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data });
+        rows.push(rowOf(n));
         bytes += (n.data?.length ?? 0) + n.name.length + 64;
         if (bytes >= UPDATE_BYTES) {
           await this.send({ t: 'update', epoch, rows });

@@ -448,7 +448,6 @@ export class Filesystem implements FsOps {
       // another reader sees the empty file; another writer needs it stored first
       if (writable) return this.materialize(p, () => this.open(ino, flags, caller));
       const h = this.handles.open({ node: null, pending: p, generated: null, base: Buffer.alloc(0), pid: caller.pid, writable, append: false });
-      this.pending.opened(p);
       return { fh: h.fh, directIo: true, keepCache: false };
     }
     const node = this.node(ino);
@@ -456,7 +455,6 @@ export class Filesystem implements FsOps {
     if (writable && !this.committer.quorate()) fail(E.EACCES);
     const alias = PendingFiles.isPendingIno(ino) ? this.pending.get(ino) : undefined;
     const h = this.handles.open({ node, pending: alias, generated: null, base: node.data!, pid: caller.pid, writable, append: (flags & C.O_APPEND) !== 0 });
-    if (alias) this.pending.opened(alias);
     if (writable && flags & C.O_TRUNC) {
       // truncation at open is part of the handle's one change (atomic_o_trunc)
       this.handles.begin(h, Buffer.alloc(0));
@@ -477,7 +475,7 @@ export class Filesystem implements FsOps {
     if (p) {
       if (flags & C.O_EXCL) fail(E.EEXIST);
       const open = this.open(p.ino, flags, caller);
-      const entry = (o: OpenReply): CreateReply => ({ ...this.entry(p.inode === null ? this.pendingAttr(p) : { ...this.attrOf(this.node(p.ino)), ino: p.ino }), open: o });
+      const entry = (o: OpenReply): CreateReply => this.created(p.inode === null ? this.pendingAttr(p) : { ...this.attrOf(this.node(p.ino)), ino: p.ino }, o);
       return open instanceof Promise ? open.then(entry) : entry(open);
     }
     if (existing) {
@@ -497,8 +495,7 @@ export class Filesystem implements FsOps {
     const pf = this.pending.add(dir, name, (flags & C.O_EXCL) !== 0, now());
     dir.gen++;
     const h = this.handles.open({ node: null, pending: pf, creator: true, generated: null, base: Buffer.alloc(0), pid: caller.pid, writable: (flags & O_ACCMODE) !== C.O_RDONLY, append: (flags & C.O_APPEND) !== 0 });
-    this.pending.opened(pf);
-    return { ...this.entry(this.pendingAttr(pf)), open: { fh: h.fh, directIo: false, keepCache: false } };
+    return this.created(this.pendingAttr(pf), { fh: h.fh, directIo: false, keepCache: false });
   }
 
   /** A file created without a handle (mknod): stored at once. */
@@ -636,14 +633,7 @@ export class Filesystem implements FsOps {
   release(_ino: number, fh: number, _caller: Caller): Result<void> {
     const h = this.handles.get(fh);
     if (!h) return;
-    const finish = () => {
-      this.handles.close(fh);
-      if (h.pending) {
-        // a creator that closes before writing anything still made a file
-        if (h.pending.inode === null && h.creator) return;
-        this.pending.closed(h.pending);
-      }
-    };
+    const finish = () => this.handles.close(fh);
     try {
       const r = this.commitHandle(h);
       if (r instanceof Promise) return r.finally(finish);

@@ -4,7 +4,7 @@
 // that touches it (another writer, rename, unlink, chmod...) first commits it as an empty file.
 //
 // The kernel knows such a file by an inode number of its own range; once committed, that number stays an alias of
-// the stored entry for as long as a handle or the kernel refers to it.
+// the stored entry until the kernel forgets it.
 import type { Node } from '../store/tree.js';
 
 /** Far above store inodes (global versions) and the root's virtual entries. */
@@ -18,8 +18,6 @@ export interface PendingFile {
   mtime: number;
   /** set once committed: the stored entry */
   inode: number | null;
-  /** handles open on this inode number */
-  handles: number;
 }
 
 export class PendingFiles {
@@ -38,7 +36,7 @@ export class PendingFiles {
   }
 
   add(dir: Node, name: string, excl: boolean, mtime: number): PendingFile {
-    const p: PendingFile = { ino: this.next++, dir, name, excl, mtime, inode: null, handles: 0 };
+    const p: PendingFile = { ino: this.next++, dir, name, excl, mtime, inode: null };
     this.byIno.set(p.ino, p);
     this.byName.set(`${dir.inode}/${name}`, p);
     return p;
@@ -62,22 +60,15 @@ export class PendingFiles {
   committed(p: PendingFile, inode: number): void {
     this.byName.delete(`${p.dir.inode}/${p.name}`);
     p.inode = inode;
-    this.maybeDrop(p);
+    // The kernel may use the number until it sends FORGET (a rename moves it to the target's name), so a committed
+    // file's alias lives until then. Backends without FORGET keep it: a few bytes per file created.
+    if (!this.byInode.has(inode)) this.byInode.set(inode, p.ino);
   }
 
   /** The commit was refused: the file never existed. */
   abandon(p: PendingFile): void {
     this.byName.delete(`${p.dir.inode}/${p.name}`);
     this.byIno.delete(p.ino);
-  }
-
-  opened(p: PendingFile): void {
-    p.handles++;
-  }
-
-  closed(p: PendingFile): void {
-    p.handles--;
-    this.maybeDrop(p);
   }
 
   /** The kernel forgot the number. */
@@ -92,11 +83,5 @@ export class PendingFiles {
   /** The number the kernel may still use for a stored entry (to drop its caches too). */
   aliasOf(inode: number): number | undefined {
     return this.byInode.get(inode);
-  }
-
-  private maybeDrop(p: PendingFile): void {
-    // The kernel may use the number until it sends FORGET (a rename moves it to the target's name), so a committed
-    // file's alias lives until then. Backends without FORGET keep it: a few bytes per file created.
-    if (p.inode !== null && !this.byInode.has(p.inode)) this.byInode.set(p.inode, p.ino);
   }
 }

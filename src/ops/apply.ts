@@ -3,7 +3,7 @@
 import { E } from '../errors.js';
 import type { RowChange } from '../store/db.js';
 import type { Store } from '../store/store.js';
-import { basename, dirname, DT_DIR, DT_REG, ROOT_INODE, type Node, type Row } from '../store/tree.js';
+import { basename, dirname, DT_DIR, DT_REG, ROOT_INODE, rowOf, type Node } from '../store/tree.js';
 import { guestOfPath, scanGuests } from '../store/vmlist.js';
 import type { ApplyResult, Op } from './op.js';
 import { checkCorosyncConfUpdate } from '../corosync/conf.js';
@@ -38,10 +38,6 @@ const refuse = (errno: number): never => {
 };
 
 const placeOf = (n: Node) => ({ inode: n.inode, parent: n.parent, name: n.name });
-
-function rowOf(n: Node): Row {
-  return { inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data };
-}
 
 
 function lookupParent(store: Store, path: string): { dir: Node; name: string } {

@@ -120,10 +120,6 @@ export class TreeDb {
     this.discardStmt.run(e.time, e.node, e.path, e.version, e.mtime, e.type, e.data, e.reason);
   }
 
-  listDiscarded(): DiscardedEntry[] {
-    return this.db.prepare(`SELECT id, time, node, path, version, mtime, type, data, reason FROM pmxcfs_discarded ORDER BY id`).all() as DiscardedEntry[];
-  }
-
   /** Every row, the `__version__` row included. */
   loadRows(): Row[] {
     const rows = this.db.prepare(`SELECT inode, parent, version, writer, mtime, type, name, data FROM tree`).all() as Row[];

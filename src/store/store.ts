@@ -4,7 +4,7 @@ import { checkRows, DamagedDatabaseError } from './check.js';
 import { TreeDb, type DiscardedEntry, type RowChange } from './db.js';
 import { checkDatabaseFile } from './integrity.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { ROOT_INODE, Tree, type Node, type Row } from './tree.js';
+import { ROOT_INODE, rowOf, Tree, type Row } from './tree.js';
 
 export interface CommitInfo {
   version: number;
@@ -16,10 +16,6 @@ interface Undo {
   inode: number;
   before: Row | null;
 }
-
-const snapshot = (n: Node): Row => ({
-  inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data,
-});
 
 export class Store {
   readonly tree = new Tree();
@@ -86,7 +82,7 @@ export class Store {
       if (b) {
         const inode = (c.del ?? c.put)!.inode;
         const old = this.tree.get(inode);
-        b.undo.push({ inode, before: old ? snapshot(old) : null });
+        b.undo.push({ inode, before: old ? rowOf(old) : null });
       }
       if (c.del) this.tree.remove(c.del.inode);
       if (c.put) this.tree.put(c.put);
@@ -185,10 +181,6 @@ export class Store {
   /** Keeps what a catch-up took away from this node. */
   recordDiscarded(entries: DiscardedEntry[]): void {
     if (entries.length) this.db.transaction(() => entries.forEach((e) => this.db.addDiscarded(e)));
-  }
-
-  listDiscarded(): DiscardedEntry[] {
-    return this.db.listDiscarded();
   }
 
   close(): void {

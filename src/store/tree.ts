@@ -37,6 +37,11 @@ export interface Node {
   gen: number;
 }
 
+/** The row an entry is stored as. */
+export function rowOf(n: Node): Row {
+  return { inode: n.inode, parent: n.parent, version: n.version, writer: n.writer, mtime: n.mtime, type: n.type, name: n.name, data: n.data };
+}
+
 export class Tree {
   readonly root: Node;
   readonly byInode = new Map<number, Node>();
