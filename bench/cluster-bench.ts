@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, sleep, type RunResult } from './lib-daemon.js';
+import { arg } from './args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT_DIR = [join(HERE, '..', '..'), join(HERE, '..')].find((d) => existsSync(join(d, 'bench', 'cluster-client.c')))!;
@@ -28,10 +29,6 @@ const ANCHOR = '/work/shared/anchor/cluster/cluster.sh';
 const PMXCFS_BIN = process.env.PMXCFS_BIN ?? '/tmp/original/pmxcfs';
 const ANCHOR_HOME = process.env.ANCHOR_HOME ?? '/tmp/original-cluster';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 const RUNS = Number(arg('--runs', '3'));
 const N_LAT = Number(arg('--lat', '1000'));
 const N_TP = Number(arg('--tp', '2000'));

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { availableBackends, cleanupAll, isMounted, makeStateDir, PYTHON, py, ROOT, sleep, startDaemon, type Daemon } from './lib-daemon.js';
+import { arg } from './args.js';
 
 export interface CrashOptions {
   kills: number;
@@ -381,11 +382,6 @@ export async function runCrashCycles(o: CrashOptions): Promise<CrashReport> {
     rep.seconds = Math.round((Date.now() - t0) / 1000);
   }
   return rep;
-}
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 }
 
 async function main(): Promise<void> {

@@ -17,11 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
+import { arg } from './args.js';
 
 const dir = arg('--dir', '');
 if (!dir) {

@@ -16,16 +16,13 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cClient } from './lib-cclient.js';
 import { availableBackends, cleanupAll, run, startDaemon } from './lib-daemon.js';
+import { arg } from './args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLIENT = join(HERE, 'fs-bench-client.js');
 
 function flag(name: string): boolean {
   return process.argv.includes(name);
-}
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 }
 
 const RUNS = Number(arg('--runs', '5'));

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { prng } from './crash-kill.js';
 import { availableBackends, cleanupAll, PYTHON, startDaemon, type Daemon } from './lib-daemon.js';
+import { arg } from './args.js';
 
 // ---------------------------------------------------------------- operations
 
@@ -552,11 +553,6 @@ export async function modelCheck(o: { seeds: number; ops: number; procs: number;
     rep.seconds = Math.round((Date.now() - t0) / 1000);
   }
   return rep;
-}
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 }
 
 async function main(): Promise<void> {

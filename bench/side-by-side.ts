@@ -21,14 +21,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileC } from './lib-cclient.js';
 import { cleanupAll, forceUnmount, run, startDaemon, type Daemon } from './lib-daemon.js';
+import { arg } from './args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const NODE_CLIENT = join(HERE, 'fs-bench-client.js');
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 const RUNS = Number(arg('--runs', '3'));
 const N = Number(arg('--n', '1000'));
 const CLIENTS = arg('--clients', 'node,c').split(',').filter(Boolean) as ('node' | 'c')[];
