@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCommitter, type Committer } from '../cluster/committer.js';
 import type { ModeCommitter } from '../cluster/mode.js';
+import type { VerifyResult } from '../cluster/cluster.js';
 import { importCorosyncConf, setUpCluster } from './cluster-mode.js';
 import { printDiscarded } from './discarded.js';
 import { withErrorLog } from '../fs/error-log.js';
@@ -23,6 +24,7 @@ import { acquireLockFile, type LockFile } from './lockfile.js';
 import { clearStaleMount } from './mounts.js';
 import { notifyReady } from './sdnotify.js';
 import { createDaemonLogger, DETACHED_ENV, LOG_FILE } from './logging.js';
+import { CONTROL_SOCKET, ControlServer } from '../control/server.js';
 
 interface Options {
   foreground: boolean;
@@ -216,6 +218,12 @@ async function main(): Promise<void> {
   }
   const pidFile = resolve(o.runDir, 'pmxcfs.pid');
   writeFileSync(pidFile, `${process.pid}\n`);
+  const control = new ControlServer(resolve(o.runDir, CONTROL_SOCKET), { verify: () => verify('control socket') }, log);
+  try {
+    await control.listen();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'no control socket: pvecm verify will not reach this daemon');
+  }
   log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
   tellParent('ready\n');
   notifyReady(log, `${o.mount} mounted`);
@@ -230,6 +238,7 @@ async function main(): Promise<void> {
     } catch (err) {
       log.error({ err }, 'unmount failed');
     }
+    await control.close().catch(() => {});
     await stopCluster();
     store!.close();
     lock?.release();
@@ -239,12 +248,20 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => log.info('SIGHUP ignored'));
-  // on demand: every member compares a checksum of its whole tree (the result goes to the log)
-  process.on('SIGUSR1', () => {
+  // on demand (pvecm verify through the control socket, or SIGUSR1): every member compares a checksum of its tree
+  process.on('SIGUSR1', () => void verify('SIGUSR1'));
+  async function verify(by: string): Promise<VerifyResult & { names: Record<string, string> }> {
     const cluster = mode?.clustered;
-    if (!cluster) return log.info('verification asked for, but this node is not in a cluster');
-    void cluster.verify().then((r) => log.info({ agree: r.agree, members: r.members }, r.agree ? 'verification: all members agree' : 'verification: trees differ'));
-  });
+    if (!cluster) {
+      log.info({ by }, 'verification asked for, but this node is not in a cluster');
+      throw new Error('this node is not in a cluster: there is nothing to compare with');
+    }
+    log.info({ by }, 'verification asked for');
+    const r = await cluster.verify();
+    const names: Record<string, string> = {};
+    for (const m of cluster.view().members) names[String(m.nodeid)] = m.name;
+    return { ...r, names };
+  }
 }
 
 main().catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { readEnv } from './pvecm/env.js';
 import { cmdJoinToken } from './pvecm/jointoken.js';
 import { cmdMtunnel } from './pvecm/mtunnel.js';
 import { cmdNodes, cmdStatus } from './pvecm/status.js';
+import { cmdVerify } from './pvecm/verify.js';
 import { CommandError } from './pvecm/util.js';
 
 const USAGE = `USAGE: pvecm <COMMAND> [ARGS] [OPTIONS]
@@ -21,6 +22,7 @@ const USAGE = `USAGE: pvecm <COMMAND> [ARGS] [OPTIONS]
   pvecm expected <expected>
   pvecm mtunnel --get_migration_ip [--migration_network CIDR]
   pvecm jointoken [--ttl SECONDS]      (one-time token for 'pvecm add' against this node)
+  pvecm verify [--output-format text|json]   (every member compares a checksum of its cluster filesystem)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdMtunnel(env, rest, out);
     case 'jointoken':
       return cmdJoinToken(env, rest, out);
+    case 'verify':
+      return cmdVerify(env, format(), out);
     case undefined:
     case 'help':
     case '--help':

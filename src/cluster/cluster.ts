@@ -22,6 +22,7 @@ import type { Logger } from '../log.js';
 import { CpgClient, QuorumClient, CmapClient, type CpgMember, type CpgMembership, type QuorumState } from '../corosync/index.js';
 import type { Committer } from './committer.js';
 import { summarize, treeDigest } from './digest.js';
+import { failpointSkipApply } from './failpoints.js';
 import { chooseLeader, entriesToSend, planCatchUp, type MemberState } from './sync.js';
 import { PROTOCOL, Reassembler, WireError, decode, encode, fragment, type Epoch, type Msg } from './wire.js';
 
@@ -80,8 +81,16 @@ interface Held {
 
 export interface VerifyResult {
   agree: boolean;
+  /** false: some live member did not answer in time (or this node is not synced: `why`) */
+  complete: boolean;
   members: { nodeid: number; version: number; digest: string }[];
+  /** node ids whose checksum is not the cluster's */
+  differ: number[];
+  why?: string;
 }
+
+/** fault injection for tests (src/cluster/failpoints.ts); null in normal operation */
+const skipApply = failpointSkipApply(process.env);
 
 const keyOf = (nodeid: number, pid: number): string => `${nodeid}:${pid}`;
 const nowS = (): number => Math.floor(Date.now() / 1000);
@@ -120,7 +129,12 @@ export class ClusterCommitter implements Committer {
   private roundTimer: NodeJS.Timeout | undefined;
   // verification
   private verifyTimer: NodeJS.Timeout | undefined;
-  private verifying: { id: string; sums: Map<string, { nodeid: number; version: number; digest: string }>; done: ((r: VerifyResult) => void)[] } | null = null;
+  private verifying: {
+    id: string;
+    sums: Map<string, { nodeid: number; version: number; digest: string }>;
+    done: ((r: VerifyResult) => void)[];
+    timer?: NodeJS.Timeout;
+  } | null = null;
   private closed = false;
   private wasQuorate = false;
 
@@ -300,7 +314,7 @@ export class ClusterCommitter implements Committer {
       case 'verify':
         if (this.phase !== 'synced') return;
         this.verifying ??= { id: msg.id, sums: new Map(), done: [] };
-        if (this.verifying.id !== msg.id) this.verifying = { id: msg.id, sums: new Map(), done: this.verifying.done };
+        if (this.verifying.id !== msg.id) this.verifying = { ...this.verifying, id: msg.id, sums: new Map() };
         this.sendQuietly({ t: 'checksum', id: msg.id, digest: treeDigest(this.store.tree), version: this.store.tree.version });
         return;
       case 'checksum':
@@ -327,7 +341,10 @@ export class ClusterCommitter implements Committer {
       fault = health?.check() ?? 0;
       if (fault) throw new Error('the database file was removed or replaced');
       this.store.batch(() => {
-        for (const op of msg.ops) results.push(quorate ? apply(this.store, op, nodeid) : { errno: E.EACCES });
+        for (const op of msg.ops) {
+          if (skipApply !== null && skipApply(op)) results.push({ errno: 0 });
+          else results.push(quorate ? apply(this.store, op, nodeid) : { errno: E.EACCES });
+        }
       });
       health?.succeeded();
     } catch (err) {
@@ -387,6 +404,7 @@ export class ClusterCommitter implements Committer {
     this.updates.clear();
     this.publishView();
     if (this.isLowest()) this.requestSync('membership changed');
+    if (this.verifying) this.maybeVerified();
   }
 
   private requeueHeld(): void {
@@ -548,39 +566,49 @@ export class ClusterCommitter implements Committer {
 
   // ---- verification ----
 
-  /** Asks every member for a checksum of its tree; a member that differs from the others resyncs. */
-  verify(): Promise<VerifyResult> {
+  /**
+   * Asks every member for a checksum of its tree; a member that differs from the others resyncs. Members that do not
+   * answer within `timeoutMs` are left out of the verdict (`complete: false`).
+   */
+  verify(timeoutMs = 10_000): Promise<VerifyResult> {
     return new Promise((resolve) => {
-      if (this.phase !== 'synced') return resolve({ agree: false, members: [] });
+      if (this.phase !== 'synced') return resolve({ agree: false, complete: false, members: [], differ: [], why: `this node is ${this.phase}, not synced` });
       const id = `${this.nodeId}.${this.pid}.${Date.now()}`;
-      this.verifying = { id, sums: new Map(), done: [resolve] };
+      const timer = setTimeout(() => this.maybeVerified(true), timeoutMs);
+      timer.unref();
+      this.verifying = { id, sums: new Map(), done: [resolve], timer };
       this.sendQuietly({ t: 'verify', id });
     });
   }
 
-  private maybeVerified(): void {
-    const v = this.verifying!;
+  private maybeVerified(timedOut = false): void {
+    const v = this.verifying;
+    if (!v) return;
     const live = this.liveMembers();
-    if (!live.every((m) => v.sums.has(keyOf(m.nodeid, m.pid)))) return;
+    const complete = live.every((m) => v.sums.has(keyOf(m.nodeid, m.pid)));
+    if (!complete && !timedOut) return;
     this.verifying = null;
+    if (v.timer) clearTimeout(v.timer);
     const sums = [...v.sums.values()];
     const counts = new Map<string, number>();
     for (const s of sums) counts.set(s.digest, (counts.get(s.digest) ?? 0) + 1);
-    const lowest = [...sums].sort((a, b) => a.nodeid - b.nodeid)[0]!;
+    const lowest = [...sums].sort((a, b) => a.nodeid - b.nodeid)[0];
     // most members' checksum wins; a tie goes to the lowest node's
-    const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || Number(b[0] === lowest.digest) - Number(a[0] === lowest.digest))[0]![0];
+    const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || Number(b[0] === lowest?.digest) - Number(a[0] === lowest?.digest))[0]?.[0];
     const mine = v.sums.get(keyOf(this.nodeId, this.pid));
-    const agree = counts.size === 1;
-    if (!agree) {
-      const differ = sums.filter((s) => s.digest !== best).map((s) => s.nodeid);
+    const agree = counts.size === 1 && complete;
+    const differ = sums.filter((s) => s.digest !== best).map((s) => s.nodeid);
+    if (differ.length) {
       this.log.warn({ differ }, 'verification: trees differ');
       if (mine && mine.digest !== best) {
+        this.log.warn({ mine: mine.digest, cluster: best }, "verification: this node's tree differs from the cluster's; resyncing");
         this.opts.clusterlog.add(this.entry(3, `verification: this node's tree differs from the cluster's; resyncing`));
         this.yieldLead = true;
         this.requestSync('verification mismatch');
       }
-    } else this.log.info({ version: sums[0]?.version }, 'verification: all members agree');
-    for (const d of v.done) d({ agree, members: sums });
+    } else if (complete) this.log.info({ version: sums[0]?.version }, 'verification: all members agree');
+    else this.log.warn({ answered: sums.map((s) => s.nodeid) }, 'verification: not every member answered');
+    for (const d of v.done) d({ agree, complete, members: sums, differ });
   }
 
   /** Tells the members which corosync.conf version this node's corosync has on disk. */
