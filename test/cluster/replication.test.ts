@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PveCluster } from '../helpers/cluster.js';
+import { PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, py, sh } from '../helpers/daemon.js';
 
 describe('a 3-node cluster', () => {
@@ -77,5 +77,38 @@ print(local, remote)
     for (const id of [1, 2, 3]) {
       for (const n of ['n1', 'n2', 'n3']) expect(readFileSync(join(c.mount(id), '.members'), 'utf8')).toContain(n);
     }
+  });
+
+  it('.version carries the cluster info: the same tree version on every node, clinfo moves when a node goes and comes', async () => {
+    type V = { version: number; clinfo: number; 'corosync.conf'?: number };
+    const ver = (id: number) => JSON.parse(readFileSync(join(c.mount(id), '.version'), 'utf8')) as V;
+    expect((await sh(`echo x > ${c.mount(2)}/version-probe.cfg`)).code).toBe(0);
+    const v = [1, 2, 3].map(ver);
+    expect(new Set(v.map((x) => x.version)).size).toBe(1);
+    expect(new Set(v.map((x) => x['corosync.conf'])).size).toBe(1);
+    expect(v[0]!['corosync.conf']).toBeGreaterThan(0);
+    const before = ver(1).clinfo;
+    await c.stopDaemon(3);
+    await waitFor('node 1 sees node 3 offline', () => c.members(1).nodelist?.n3?.online === 0);
+    const away = ver(1).clinfo;
+    expect(away).toBeGreaterThan(before);
+    await c.startDaemon(3);
+    await c.waitSynced([1, 2, 3]);
+    expect(ver(1).clinfo).toBeGreaterThan(away);
+  });
+
+  it('.clusterlog holds every node\'s entries once, merged the same on every node', async () => {
+    type E = { uid: number; time: number; node: string; msg: string };
+    const log = (id: number) => (JSON.parse(readFileSync(join(c.mount(id), '.clusterlog'), 'utf8')) as { data: E[] }).data;
+    const key = (e: E) => `${e.node}/${e.uid}/${e.time}/${e.msg}`;
+    // node 3 was restarted by the test above: its new start reached the others in the state exchange
+    await waitFor('every node has two starts of n3', () => [1, 2, 3].every((id) => log(id).filter((e) => e.node === 'n3' && e.msg.startsWith('starting pmxcfs')).length === 2));
+    for (const id of [1, 2, 3]) {
+      const keys = log(id).map(key);
+      expect(new Set(keys).size, `node ${id} has duplicates`).toBe(keys.length);
+      for (const n of ['n1', 'n2', 'n3']) expect(log(id).some((e) => e.node === n)).toBe(true);
+    }
+    expect(log(2).map(key).sort()).toEqual(log(1).map(key).sort());
+    expect(log(3).map(key).sort()).toEqual(log(1).map(key).sort());
   });
 });
