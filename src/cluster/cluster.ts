@@ -305,6 +305,7 @@ export class ClusterCommitter implements Committer {
         return;
       case 'update':
         if (msg.epoch !== this.epoch || this.leader?.key !== key) return;
+        if (nodeid === this.nodeId && pid === this.pid) return; // the leader's own rows: it has them already
         for (const r of msg.rows) this.updates.set(r.inode, r);
         return;
       case 'end':
