@@ -1,0 +1,95 @@
+// Where the CPU goes in cluster mode (ours only): a 3-node cluster, N new 512-byte files written one after another
+// on node 1 (or by 8 writers over the nodes with --writers 8), CPU (user+sys from /proc/PID/stat) of each daemon and
+// each corosync per 1,000 files. With --cpu-prof DIR every daemon writes a V8 CPU profile there on exit.
+//
+//   node dist/bench/cluster-prof.js [--files 1000] [--writers 1] [--cpu-prof DIR] [--env K=V,K=V]
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PveCluster } from '../test/helpers/cluster.js';
+import { cleanupAll, run, startDaemon } from './lib-daemon.js';
+import { arg } from './args.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT_DIR = [join(HERE, '..', '..'), join(HERE, '..')].find((d) => existsSync(join(d, 'bench', 'cluster-client.c')))!;
+const N = Number(arg('--files', '1000'));
+const WRITERS = Number(arg('--writers', '1'));
+const PROF = arg('--cpu-prof', '');
+const PERF = arg('--perf', '');
+const EXTRA = Object.fromEntries(arg('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+
+function cpuMs(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+async function main(): Promise<void> {
+  const client = join(tmpdir(), `cprof-client-${process.pid}`);
+  execFileSync('cc', ['-O2', '-o', client, join(ROOT_DIR, 'bench', 'cluster-client.c')], { stdio: 'inherit' });
+  const cluster = await PveCluster.create({ nodes: 3 });
+  try {
+    for (const id of [1, 2, 3]) {
+      const env: Record<string, string> = { PMXCFS_COROSYNC_RETRY_MS: '300', ...EXTRA };
+      const tn = cluster.net.node(id);
+      const prefix = ['nsenter', `--net=/run/netns/${tn.ns}`];
+      if (PERF) {
+        mkdirSync(PERF, { recursive: true });
+        const w = join(PERF, 'node.sh');
+        writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" --perf-basic-prof "$@"\n`, { mode: 0o755 });
+        prefix.push(w);
+      } else if (PROF) {
+        // --cpu-prof is refused in NODE_OPTIONS: a wrapper puts it after the node binary
+        const d = join(PROF, `n${id}`);
+        rmSync(d, { recursive: true, force: true });
+        mkdirSync(d, { recursive: true });
+        const w = join(d, 'node.sh');
+        writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" --cpu-prof --cpu-prof-dir=${d} "$@"\n`, { mode: 0o755 });
+        prefix.push(w);
+      }
+      const n = cluster.node(id);
+      n.daemon = await startDaemon({
+        dir: n.state.dir, backend: 'native', nodename: tn.name, cluster: true, prefix,
+        args: ['--corosync-conf', tn.confPath], env, timeout: 15_000,
+      });
+    }
+    await cluster.waitSynced();
+    const sub = `prof-${Date.now()}`;
+    await run(['mkdir', join(cluster.mount(1), sub)]);
+    await new Promise((r) => setTimeout(r, 500));
+    const dp = [1, 2, 3].map((i) => cluster.daemon(i).pid);
+    const cp = [1, 2, 3].map((i) => cluster.net.node(i).proc?.pid ?? 0);
+    const d0 = dp.map(cpuMs);
+    const c0 = cp.map(cpuMs);
+    const perfs = PERF ? dp.map((p, i) => spawn('perf', ['record', '-F', '1999', '-g', '-p', String(p), '-o', join(PERF, `n${i + 1}.data`)], { stdio: 'ignore' })) : [];
+    if (PERF) await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    const nodes = WRITERS === 1 ? [1] : [1, 1, 1, 2, 2, 2, 3, 3].slice(0, WRITERS);
+    const per = Math.floor(N / nodes.length);
+    const outs = await Promise.all(nodes.map((n, k) => run([client, 'write', join(cluster.mount(n), sub), `w${k}`, String(per), '0'], { timeout: 600_000 })));
+    const ms = Date.now() - t0;
+    for (const p of perfs) p.kill('SIGINT');
+    await Promise.all(perfs.map((p) => new Promise((r) => p.once('exit', r))));
+    for (const o of outs) if (o.code !== 0) throw new Error(o.stderr);
+    const lat = outs.flatMap((o) => (JSON.parse(o.stdout) as { lat: number[] }).lat).sort((a, b) => a - b);
+    const k = 1000 / (per * nodes.length);
+    const d = dp.map((p, i) => Math.round((cpuMs(p) - d0[i]!) * k));
+    const c = cp.map((p, i) => Math.round((cpuMs(p) - c0[i]!) * k));
+    console.log(JSON.stringify({
+      files: per * nodes.length, writers: nodes.length, filesPerS: Math.round((per * nodes.length * 1000) / ms),
+      p50ms: lat[Math.floor(lat.length / 2)]! / 1e6, p99ms: lat[Math.floor(lat.length * 0.99)]! / 1e6,
+      daemonCpuPer1000: d, corosyncCpuPer1000: c, load: readFileSync('/proc/loadavg', 'utf8').trim(),
+    }));
+  } finally {
+    await cluster.destroy();
+    await cleanupAll();
+    rmSync(client, { force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
