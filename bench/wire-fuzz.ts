@@ -232,7 +232,7 @@ export interface FuzzReport {
 }
 
 /** Decodes like the receiver does: a fragment goes through the sender's reassembler. */
-function receive(buf: Buffer, re: Reassembler): { kind: 'msg' | 'foreign' | 'pending' | 'refused'; msg?: unknown; err?: unknown } {
+export function receive(buf: Buffer, re: Reassembler): { kind: 'msg' | 'foreign' | 'pending' | 'refused'; msg?: unknown; err?: unknown } {
   try {
     const d = decode(buf);
     if ('foreign' in d) return { kind: 'foreign' };
@@ -247,6 +247,19 @@ function receive(buf: Buffer, re: Reassembler): { kind: 'msg' | 'foreign' | 'pen
   } catch (err) {
     return { kind: 'refused', err };
   }
+}
+
+/**
+ * What a receiver makes of one sender's messages in order: the index of the first it refuses (or finds in another
+ * protocol version) and how, or null when it takes them all.
+ */
+export function firstRefusal(bufs: Buffer[]): { at: number; foreign: boolean } | null {
+  const re = new Reassembler();
+  for (let i = 0; i < bufs.length; i++) {
+    const got = receive(bufs[i]!, re);
+    if (got.kind === 'refused' || got.kind === 'foreign') return { at: i, foreign: got.kind === 'foreign' };
+  }
+  return null;
 }
 
 export function fuzzDecoder(o: { seed: number; count: number; fragmentMax?: number }): FuzzReport {
