@@ -4,8 +4,7 @@
 // docs/FILESYSTEM.md: each operation's result (errno, bytes read, stat) and then the whole tree. On a mismatch it
 // prints the seed and the shortest sequence that still fails (greedy shrinking, each attempt in a fresh directory).
 //
-//   node dist/bench/model-check.js [--seeds 100] [--ops 200] [--procs 3] [--seed N] [--backend native] [--strict]
-// (--strict: also what a backend is known not to do, see GenOptions)
+//   node dist/bench/model-check.js [--seeds 100] [--ops 200] [--procs 3] [--seed N] [--backend native]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { prng } from './crash-kill.js';
@@ -269,16 +268,9 @@ export class Model {
 
 // ---------------------------------------------------------------- generation
 
-export interface GenOptions {
-  /**
-   * fuse-native hides create's flags: a file created with O_APPEND there appends only where the kernel's idea of
-   * its size puts the write (docs/RELIABILITY.md, "Findings"). Set for that backend: no O_APPEND on a create.
-   */
-  noAppendOnCreate?: boolean;
-}
 
 /** A random op sequence valid for the model (handles exist when used; nothing removes an entry held open). */
-export function generate(seed: number, nops: number, procs: number, opts: GenOptions = {}): Op[] {
+export function generate(seed: number, nops: number, procs: number): Op[] {
   const rnd = prng(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
   const model = new Model();
@@ -301,7 +293,6 @@ export function generate(seed: number, nops: number, procs: number, opts: GenOpt
     if (r < 0.2 && mine.length < 3) {
       const acc = pick(['r', 'w', 'w', 'rw'] as const);
       const op: Op = { k: 'open', w, h: nextH++, p: pick(FILES), creat: rnd() < 0.6, excl: rnd() < 0.2, trunc: acc !== 'r' && rnd() < 0.3, append: acc !== 'r' && rnd() < 0.3, acc };
-      if (opts.noAppendOnCreate && op.creat && !model.tree.has(op.p)) op.append = false;
       push(op);
       // a truncation alone is committed at release, which the kernel sends after close() returned: always write too
       if (model.handles.has(op.h) && op.trunc) push({ k: 'pwrite', w, h: op.h, o: 0, d: text() });
@@ -498,7 +489,7 @@ export interface CheckReport {
   seconds: number;
 }
 
-export async function modelCheck(o: { seeds: number; ops: number; procs: number; seed: number; backend: string; log?: (l: string) => void; shrinkBudget?: number; strict?: boolean }): Promise<CheckReport> {
+export async function modelCheck(o: { seeds: number; ops: number; procs: number; seed: number; backend: string; log?: (l: string) => void; shrinkBudget?: number }): Promise<CheckReport> {
   const t0 = Date.now();
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const rep: CheckReport = { seeds: 0, sequences: 0, ops: 0, failures: [], seconds: 0 };
@@ -516,7 +507,7 @@ export async function modelCheck(o: { seeds: number; ops: number; procs: number;
     workers = Array.from({ length: o.procs }, () => new Worker(d!.mnt));
     for (let s = 0; s < o.seeds; s++) {
       const seed = o.seed + s;
-      const ops = generate(seed, o.ops, o.procs, { noAppendOnCreate: o.backend === 'fuse-native' && !o.strict });
+      const ops = generate(seed, o.ops, o.procs);
       rep.seeds++;
       rep.sequences++;
       rep.ops += ops.length;
@@ -563,7 +554,6 @@ async function main(): Promise<void> {
     procs: Number(arg('--procs', '3')),
     seed: Number(arg('--seed', String(Date.now() % 1_000_000))),
     backend: arg('--backend', backends.includes('native') ? 'native' : 'fuse-native'),
-    strict: process.argv.includes('--strict'),
   });
   process.stdout.write(JSON.stringify({ seeds: rep.seeds, sequences: rep.sequences, ops: rep.ops, failures: rep.failures.length, seconds: rep.seconds }) + '\n');
   process.exit(rep.failures.length ? 1 : 0);

@@ -272,7 +272,7 @@ export class ClusterCommitter implements Committer {
 
   /** A message that does not decode: nothing of it is applied; this node leaves and comes back through a resync. */
   private wireFault(nodeid: number, pid: number, why: string): void {
-    this.log.error({ from: nodeid, why }, 'malformed cluster message: leaving the group to resync');
+    this.log.error({ from: nodeid, pid, why }, 'malformed cluster message: leaving the group to resync');
     // its sender is ignored from now on (every member saw the same bytes and decides the same)
     this.foreign.add(keyOf(nodeid, pid));
     this.opts.clusterlog.add(this.entry(3, `malformed message from node ${nodeid} (${why}); resyncing`));

@@ -73,7 +73,9 @@ export function decode(buf: Buffer): Decoded {
   const body = v[1] as Record<string, unknown>;
   if (!isObj(body)) throw new WireError('message body is not a map');
   if (body.t === 'frag') {
-    if (!isUint(body.i) || !isUint(body.n) || body.i >= body.n || !Buffer.isBuffer(body.part)) throw new WireError('bad fragment');
+    if (!isUint(body.i) || !isUint(body.n) || body.i >= body.n || body.n > MAX_FRAGMENTS) throw new WireError('bad fragment');
+    // fragment() never makes an empty part: empty ones would let a sender grow the list of parts for nothing
+    if (!Buffer.isBuffer(body.part) || body.part.length === 0) throw new WireError('bad fragment part');
     return { proto, frag: body as unknown as Frag };
   }
   return { proto, msg: checkMsg(body) };
@@ -82,31 +84,48 @@ export function decode(buf: Buffer): Decoded {
 /** Puts fragments of one sender together; returns the whole message's bytes at its last fragment. */
 /** No legitimate message comes near this (a 1 MiB file, a state of 256k entries): more is an attack or a bug. */
 export const MAX_MESSAGE = 64 * 1024 * 1024;
+/** MAX_MESSAGE in parts of 16 KiB: far more fragments than a sender with 256 KiB parts ever needs. */
+export const MAX_FRAGMENTS = 4096;
 
 export class Reassembler {
   private parts: Buffer[] = [];
   private bytes = 0;
+  /** the total the first fragment announced: every later one must say the same */
+  private total = 0;
+
+  /** Bytes held for a message not complete yet. */
+  get held(): number {
+    return this.bytes;
+  }
 
   add(f: Frag): Buffer | null {
     // the tail of a message whose start came before this member joined: not ours to read
     if (this.parts.length === 0 && f.i > 0) return null;
     if (f.i !== this.parts.length) {
-      this.parts = [];
-      this.bytes = 0;
+      this.reset();
       throw new WireError(`fragment ${f.i} of ${f.n} out of order`);
+    }
+    if (f.i === 0) this.total = f.n;
+    else if (f.n !== this.total) {
+      this.reset();
+      throw new WireError(`fragment ${f.i} says ${f.n} fragments, the first said ${this.total}`);
     }
     this.bytes += f.part.length;
     if (this.bytes > MAX_MESSAGE || f.n * f.part.length > 2 * MAX_MESSAGE) {
-      this.parts = [];
-      this.bytes = 0;
+      this.reset();
       throw new WireError(`fragmented message larger than ${MAX_MESSAGE} bytes`);
     }
     this.parts.push(Buffer.from(f.part));
     if (f.i < f.n - 1) return null;
     const whole = Buffer.concat(this.parts);
+    this.reset();
+    return whole;
+  }
+
+  private reset(): void {
     this.parts = [];
     this.bytes = 0;
-    return whole;
+    this.total = 0;
   }
 }
 

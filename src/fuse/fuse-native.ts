@@ -120,9 +120,8 @@ export class FuseNativeBackend implements Backend {
           return fs.rename(p, n, np, nn, 0, NOBODY);
         }, () => []),
       open: (path: string, flags: number, cb: Cb) => settle(cb, () => fs.open(ino(path), flags, NOBODY), (o) => [o.fh]),
-      // fuse-native hides create's flags; the kernel already answered O_EXCL on an existing name
-      create: (path: string, mode: number, cb: Cb) =>
-        settle(cb, () => { const [p, n] = parentOf(path); return fs.create(p, n, mode, 0o1 /* O_WRONLY */, NOBODY); }, (c) => [c.open.fh]),
+      // No `create`: fuse-native's drops the open flags (O_APPEND, O_RDWR...). Without it libfuse answers ENOSYS and
+      // the kernel creates with mknod (the empty file is stored at once) and then opens with the caller's flags.
       read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
         settleCount(cb, () => {
           const r = fs.read(0, fd, len, pos, NOBODY);
