@@ -1,9 +1,9 @@
 // Quorum: a partitioned minority turns read-only (EACCES, 0440/0555) and keeps serving reads; the majority keeps
 // writing; after the heal every node holds the majority's changes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PveCluster, waitFor } from '../helpers/cluster.js';
+import { DELIVERY, PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, py, sh, sleep } from '../helpers/daemon.js';
 import { treeListing } from '../helpers/listing.js';
 
@@ -35,7 +35,7 @@ describe('quorum on three nodes', () => {
     expect(mk.stderr).toMatch(/Permission denied/);
     // the majority writes on
     await waitFor('majority writable', async () => (await sh(`echo during > ${c.mount(1)}/during.cfg`)).code === 0);
-    expect(readFileSync(join(c.mount(2), 'during.cfg'), 'utf8')).toBe('during\n');
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(2), 'during.cfg'), 'utf8')).toBe('during\n'), DELIVERY);
     c.net.heal();
     await c.waitSynced([1, 2, 3]);
     expect(readFileSync(join(c.mount(3), 'during.cfg'), 'utf8')).toBe('during\n');
@@ -69,6 +69,6 @@ describe('quorum on three nodes', () => {
     await c.waitSynced([1, 2, 3]);
     expect(readFileSync(join(c.mount(3), 'meanwhile.cfg'), 'utf8')).toBe('meanwhile\n');
     expect((await sh(`echo back > ${c.mount(3)}/back.cfg`)).code).toBe(0);
-    expect(readFileSync(join(c.mount(1), 'back.cfg'), 'utf8')).toBe('back\n');
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(1), 'back.cfg'), 'utf8')).toBe('back\n'), DELIVERY);
   });
 });

@@ -1,8 +1,8 @@
 // Three nodes, one tree: changes made through any node's /etc/pve are seen on every node.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PveCluster, waitFor } from '../helpers/cluster.js';
+import { DELIVERY, PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, py, sh } from '../helpers/daemon.js';
 
 describe('a 3-node cluster', () => {
@@ -21,17 +21,17 @@ describe('a 3-node cluster', () => {
   it('a file written on node 1 is readable on node 3 once close() returned', async () => {
     const r = await sh(`printf 'hello\\n' > ${c.mount(1)}/storage.cfg`);
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(c.mount(3), 'storage.cfg'), 'utf8')).toBe('hello\n');
-    expect(readFileSync(join(c.mount(2), 'storage.cfg'), 'utf8')).toBe('hello\n');
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(3), 'storage.cfg'), 'utf8')).toBe('hello\n'), DELIVERY);
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(2), 'storage.cfg'), 'utf8')).toBe('hello\n'), DELIVERY);
   });
 
   it('vim on node 1 and write-temp-and-rename on node 2 are read back with cat on node 3', async () => {
     const v = await sh(`printf 'old\\n' > ${c.mount(1)}/datacenter.cfg && vim -es -u NONE -c '%s/old/new/' -c 'wq' ${c.mount(1)}/datacenter.cfg`);
     expect(v.code, v.stderr).toBe(0);
-    expect((await sh(`cat ${c.mount(3)}/datacenter.cfg`)).stdout).toBe('new\n');
+    await vi.waitFor(async () => expect((await sh(`cat ${c.mount(3)}/datacenter.cfg`)).stdout).toBe('new\n'), DELIVERY);
     const t = await sh(`printf 'keyboard: de\\n' > ${c.mount(2)}/user.cfg.tmp && mv ${c.mount(2)}/user.cfg.tmp ${c.mount(2)}/user.cfg`);
     expect(t.code, t.stderr).toBe(0);
-    expect((await sh(`cat ${c.mount(3)}/user.cfg`)).stdout).toBe('keyboard: de\n');
+    await vi.waitFor(async () => expect((await sh(`cat ${c.mount(3)}/user.cfg`)).stdout).toBe('keyboard: de\n'), DELIVERY);
   });
 
   it('a new file written through one handle is one change, shown empty on its own node until close', async () => {
@@ -48,7 +48,7 @@ os.close(fd)
 print(local, remote)
 `);
     expect(r.stdout.trim(), r.stderr).toBe('0 False');
-    expect(readFileSync(join(c.mount(2), 'one-change.cfg'), 'utf8')).toBe('part 1\npart 2\n');
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(2), 'one-change.cfg'), 'utf8')).toBe('part 1\npart 2\n'), DELIVERY);
     expect(version(2)).toBe(before + 1);
   });
 

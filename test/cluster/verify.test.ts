@@ -1,11 +1,11 @@
 // Verification: on demand (`pvecm verify`) every member compares a checksum of its whole tree. A member whose tree
 // went its own way says so in its log and the cluster log and resyncs; a row damaged in a stopped node's database is
 // put right when the node rejoins.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { PveCluster, waitFor } from '../helpers/cluster.js';
+import { DELIVERY, PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, run, sh } from '../helpers/daemon.js';
 import { treeListing } from '../helpers/listing.js';
 import { PVECM_JS } from '../helpers/pvecm-net.js';
@@ -43,7 +43,7 @@ describe('verification on three nodes', () => {
   it('a member whose tree diverged is named, says so in its log and the cluster log, and resyncs', async () => {
     const w = await sh(`echo 'the cluster has this' > ${c.mount(1)}/diverged.cfg`);
     expect(w.code, w.stderr).toBe(0);
-    expect(readFileSync(join(c.mount(2), 'diverged.cfg'), 'utf8')).toBe('the cluster has this\n');
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(2), 'diverged.cfg'), 'utf8')).toBe('the cluster has this\n'), DELIVERY);
     expect(existsSync(join(c.mount(3), 'diverged.cfg'))).toBe(false);
 
     const r = await verify(1);

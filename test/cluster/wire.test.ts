@@ -2,7 +2,7 @@
 // protocol version change no tree and stop no daemon; the cluster goes on writing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pack } from 'msgpackr';
-import { PveCluster } from '../helpers/cluster.js';
+import { DELIVERY, PveCluster, waitFor } from '../helpers/cluster.js';
 import { CpgRpc } from '../helpers/cpg-rpc.js';
 import { cleanupAll, sh, sleep } from '../helpers/daemon.js';
 import { treeListing } from '../helpers/listing.js';
@@ -57,7 +57,10 @@ describe('malformed cluster messages', () => {
     expect(log).toMatch(/malformed cluster message/);
     expect(log).toMatch(/protocol version 99, this node version 1/);
     expect((await sh(`echo ok > ${c.mount(2)}/after-garbage.cfg`)).code).toBe(0);
-    expect(treeListing(c.mount(3)).some((l) => l.startsWith('after-garbage.cfg'))).toBe(true);
+    // node 2 acknowledged once it applied the change; node 3 applies it when the message is delivered there
+    await waitFor('the change made on node 2 on node 3', () => treeListing(c.mount(3)).some((l) => l.startsWith('after-garbage.cfg')), DELIVERY.timeout).catch((e: Error) => {
+      throw new Error(`${e.message}\n${c.daemon(3).log().split('\n').slice(-20).join('\n')}`);
+    });
     for (const i of [intruder, ...others]) await i.call('exit').catch(() => {});
   });
 });

@@ -16,6 +16,12 @@ export async function waitFor(what: string, ok: () => boolean | Promise<boolean>
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * A change is acknowledged once the writer's own node applied it; another node applies it when the message is
+ * delivered there, a few ms later (more during a state exchange). Reads on other nodes wait this long for it.
+ */
+export const DELIVERY = { timeout: 5_000, interval: 20 };
+
 export interface ClusterNode {
   id: number;
   state: StateDir;
