@@ -213,6 +213,14 @@ async function inject(c: PveCluster, kind: FaultKind, rnd: () => number, log: (s
   }
 }
 
+function kernelStack(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stack`, 'utf8').split('\n').slice(0, 6).map((l) => l.replace(/^\[<0>\] /, '')).join(' < ');
+  } catch {
+    return '';
+  }
+}
+
 /** Lost acknowledged changes of a register: acked changes that began after the final value's change completed. */
 function lostOf(ops: RecordedOp[], key: string, final: string | null, initial: string | null): number {
   const changes = ops.filter((o) => o.key === key && (o.kind === 'write' || o.kind === 'cas'));
@@ -278,6 +286,15 @@ export async function runLin(opts: LinOptions): Promise<LinReport> {
       const ended = await Promise.race([Promise.all(clients.map((x) => x.exited)).then(() => true), sleep(10_000).then(() => false)]);
       if (!ended) {
         rep.failures.push(`cycle ${cycle} (${kind}): clients still running 10 s after the stop: ${clients.filter((x) => x.proc.exitCode === null).map((x) => x.name).join(',')}`);
+        // where they hang, for the report: the clients' kernel stacks, and daemon threads stuck in the kernel
+        for (const x of clients) if (x.proc.exitCode === null) rep.failures.push(`  ${x.name} hangs in: ${kernelStack(x.proc.pid!)}`);
+        for (const nd of c.nodes) {
+          if (!nd.daemon) continue;
+          for (const t of readdirSync(`/proc/${nd.daemon.pid}/task`)) {
+            const st = kernelStack(Number(t));
+            if (st && !/ep_poll|futex_wait/.test(st)) rep.failures.push(`  node ${nd.id} daemon thread ${t} in: ${st}`);
+          }
+        }
         for (const x of clients) if (x.proc.exitCode === null) x.proc.kill('SIGKILL');
         await Promise.all(clients.map((x) => x.exited));
       }

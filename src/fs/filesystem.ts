@@ -58,6 +58,11 @@ function sameProcess(a: number, b: number): boolean {
   return existsSync(`/proc/${a}/task/${b}`) || !existsSync(`/proc/${a}`);
 }
 
+/** `then()` once the invalidation `w` (if any) is done. */
+function afterInval<T>(w: void | Promise<void>, then: () => Result<T>): Result<T> {
+  return w ? w.then(then) : then();
+}
+
 export class Filesystem implements FsOps {
   /** what getattr answers may be cached for (generated files excepted, see FsOps.attrTimeout) */
   readonly attrTimeout: number;
@@ -69,7 +74,7 @@ export class Filesystem implements FsOps {
   private readonly pending = new PendingFiles();
   readonly locks: LockTable;
   private readonly virtuals: VirtualEntries;
-  private invalidate: ((inv: Invalidation) => void) | null = null;
+  private invalidate: ((inv: Invalidation) => void | Promise<void>) | null = null;
   /** > 0 while an op this kernel asked for is being applied: the kernel already knows what it changes */
   private ownCommits = 0;
 
@@ -94,7 +99,7 @@ export class Filesystem implements FsOps {
     }
   }
 
-  onInvalidate(cb: ((inv: Invalidation) => void) | null): void {
+  onInvalidate(cb: ((inv: Invalidation) => void | Promise<void>) | null): void {
     this.invalidate = cb;
   }
 
@@ -177,19 +182,17 @@ export class Filesystem implements FsOps {
       p.dir.gen++;
     });
     const fin = (): Result<T> => then();
-    const onErr = (e: unknown): never => {
-      this.abandon(p);
-      throw e;
-    };
+    const onErr = (e: unknown): Promise<never> => afterInval(this.abandon(p), () => Promise.reject(e));
     if (r instanceof Promise) return r.then(fin, onErr);
     return fin();
   }
 
-  private abandon(p: PendingFile): void {
+  /** Drops an uncommitted file; settles once the kernel forgot its name (the caller answers after that). */
+  private abandon(p: PendingFile): void | Promise<void> {
     if (p.inode !== null) return;
     this.pending.abandon(p);
     p.dir.gen++;
-    this.forgetEntry(toIno(p.dir.inode), p.name);
+    return this.forgetEntry(toIno(p.dir.inode), p.name);
   }
 
   /** Commits the uncommitted file named `name` in `dir` (if there is one) before `then` acts on the name. */
@@ -211,7 +214,7 @@ export class Filesystem implements FsOps {
   // ---- committing ----
 
   /** Sends an op through the committer; resolves (synchronously in local mode) with the result or an FsError. */
-  private commit<T>(op: Op, then: (r: ApplyResult) => T): Result<T> {
+  private commit<T>(op: Op, then: (r: ApplyResult) => Result<T>): Result<T> {
     if (!this.committer.quorate()) fail(E.EACCES, 'no quorum');
     this.ownCommits++;
     let r: ApplyResult | Promise<ApplyResult>;
@@ -220,7 +223,7 @@ export class Filesystem implements FsOps {
     } finally {
       this.ownCommits--;
     }
-    const done = (res: ApplyResult): T => {
+    const done = (res: ApplyResult): Result<T> => {
       if (res.errno) throw new FsError(res.errno);
       return then(res);
     };
@@ -250,9 +253,13 @@ export class Filesystem implements FsOps {
     }
   }
 
-  /** Invalidate what an op of ours changed behind the kernel's back (e.g. a lock released by utime). */
-  private forgetEntry(parentIno: number, name: string): void {
-    this.invalidate?.({ kind: 'entry', parent: parentIno, name });
+  /**
+   * Invalidate what an op of ours changed behind the kernel's back (e.g. a lock released by utime). The backend
+   * waits for what a handler reports while it runs; a handler's continuation after an asynchronous commit (cluster
+   * mode) awaits the returned Promise itself before it settles.
+   */
+  private forgetEntry(parentIno: number, name: string): void | Promise<void> {
+    return this.invalidate?.({ kind: 'entry', parent: parentIno, name });
   }
 
   // ---- FsOps ----
@@ -341,8 +348,8 @@ export class Filesystem implements FsOps {
         if (!this.locks.expired(n)) fail(E.EACCES);
         const parent = toIno(n.parent);
         return this.commit({ kind: 'unlock', path, mtime: now() }, () => {
-          this.forgetEntry(parent, n.name);
-          return this.attrOf(n);
+          const attr = this.attrOf(n);
+          return afterInval(this.forgetEntry(parent, n.name), () => attr);
         });
       }
     }
@@ -587,19 +594,16 @@ export class Filesystem implements FsOps {
           p.dir.gen++;
           h.node = this.store.tree.get(res.inode!) ?? null;
           if (h.node) h.base = h.node.data!;
-          // the kernel learns the stored inode number at its next lookup
-          this.forgetEntry(toIno(p.dir.inode), p.name);
+          // Nothing to invalidate: the kernel's number for the file stays an alias of the stored inode until FORGET
+          // (changes to the stored inode invalidate the alias too), and it learns the stored number when its entry
+          // expires. An entry invalidation here would also lock the directory in the kernel right when the writer
+          // goes on to rename the file there.
         });
       } catch (e) {
         this.abandon(p);
         throw e;
       }
-      if (r instanceof Promise) {
-        return r.catch((e: unknown) => {
-          this.abandon(p);
-          throw e;
-        });
-      }
+      if (r instanceof Promise) return r.catch((e: unknown) => afterInval(this.abandon(p), () => Promise.reject(e)));
       return r;
     }
     const node = this.handleNode(h)!;

@@ -131,6 +131,8 @@ export interface FsOps {
   /**
    * Invalidations are reported through this callback; one subscriber (the mounted backend). The callback may return
    * a Promise that settles once the kernel no longer caches the old data: await it before acknowledging a change.
+   * The native backend waits by itself for what a handler reports before it returns; what a handler reports later
+   * (after an await) it must await itself: the backend cannot tell whose it is. `background` ones are never awaited.
    */
   onInvalidate(cb: ((inv: Invalidation) => void | Promise<void>) | null): void;
   /**

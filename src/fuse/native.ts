@@ -144,8 +144,8 @@ interface Queued {
   done: Promise<void>;
   resolve: () => void;
   issued: boolean;
-  /** order of report (see answer()) */
-  seq: number;
+  /** when it was reported (see answer()); several numbers when several handlers reported the same invalidation */
+  seqs: number[];
 }
 
 /** A reply sender: the request id, the handler's result, and two request values it needs (inode, flags, fh). */
@@ -551,7 +551,7 @@ export class NativeBackend implements Backend {
     try {
       r = fn();
     } catch (e) {
-      return this.answer(id, ino, ino2, since, () => this.session!.replyErr(id, errnoOf(e)));
+      return this.answer(id, ino, ino2, since, this.invSeq, () => this.session!.replyErr(id, errnoOf(e)));
     }
     this.settle(id, ino, r, send, ino2, since);
   }
@@ -564,14 +564,16 @@ export class NativeBackend implements Backend {
     ino2 = -1,
     since = this.invSeq,
   ): void {
-    if (!isPromise<T>(r)) return this.answer(id, ino, ino2, since, () => this.trySend(id, r, send));
+    // what the handler reported before it returned; a Promise's continuation awaits its own invalidations itself
+    const upto = this.invSeq;
+    if (!isPromise<T>(r)) return this.answer(id, ino, ino2, since, upto, () => this.trySend(id, r, send));
     this.hold(id, ino, ino2);
     r.then(
       (v) => {
-        if (this.release(id)) this.answer(id, ino, ino2, since, () => this.trySend(id, v, send));
+        if (this.release(id)) this.answer(id, ino, ino2, since, upto, () => this.trySend(id, v, send));
       },
       (e: unknown) => {
-        if (this.release(id)) this.answer(id, ino, ino2, since, () => this.session!.replyErr(id, errnoOf(e)));
+        if (this.release(id)) this.answer(id, ino, ino2, since, upto, () => this.session!.replyErr(id, errnoOf(e)));
       },
     );
   }
@@ -595,7 +597,7 @@ export class NativeBackend implements Backend {
   /** A handler threw: its errno, once what it invalidated meanwhile is done (see answer()). */
   private failed(id: number, ino: number, since: number, e: unknown): void {
     if (this.invSeq === since) return this.session!.replyErr(id, errnoOf(e));
-    this.answer(id, ino, -1, since, () => this.session!.replyErr(id, errnoOf(e)));
+    this.answer(id, ino, -1, since, this.invSeq, () => this.session!.replyErr(id, errnoOf(e)));
   }
 
   private trySend<T>(id: number, v: T, send: (id: number, v: T) => void): void {
@@ -609,18 +611,22 @@ export class NativeBackend implements Backend {
 
   /**
    * Reply, but only once the kernel caches are clean of what this request's handler changed behind the kernel's
-   * back (e.g. a lock that expired and vanished during a utime): invalidations reported meanwhile complete first,
-   * except those waiting for a lock this very request holds in the kernel (they follow the reply).
+   * back (e.g. a lock that expired and vanished during a utime): the invalidations it reported while it ran
+   * (numbers since < n <= upto) complete first, except those waiting for a lock this very request holds in the
+   * kernel (they follow the reply). Never those of other requests: the notifier issues one at a time, so one stuck
+   * on a directory lock held by a request that waited for it would block both for good.
    */
-  private answer(id: number, ino: number, ino2: number, since: number, reply: () => void): void {
-    // fast path: nothing was reported since the request arrived
-    if (this.invSeq === since) return reply();
+  private answer(id: number, ino: number, ino2: number, since: number, upto: number, reply: () => void): void {
+    // fast path: the handler reported nothing
+    if (upto === since) return reply();
     const gated = (t: number): boolean => t === ino || t === ino2;
     // Keep the request's inodes busy while it waits, so nothing blocking on them gets issued meanwhile.
     this.hold(id, ino, ino2);
     this.flushQueue();
     const waits: Promise<void>[] = [];
-    for (const q of this.issued.values()) if (q.seq > since && !gated(target(q.inv))) waits.push(q.done);
+    for (const q of this.issued.values()) {
+      if (!gated(target(q.inv)) && q.seqs.some((n) => n > since && n <= upto)) waits.push(q.done);
+    }
     if (waits.length === 0) {
       this.release(id);
       return reply();
@@ -801,12 +807,12 @@ export class NativeBackend implements Backend {
     const seq = inv.background ? 0 : ++this.invSeq;
     const have = this.queue.get(key);
     if (have) {
-      if (seq) have.seq = seq;
+      if (seq) have.seqs.push(seq);
       return have.done;
     }
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    this.queue.set(key, { inv, key, done, resolve, issued: false, seq });
+    this.queue.set(key, { inv, key, done, resolve, issued: false, seqs: seq ? [seq] : [] });
     if (inv.kind === 'entry') {
       this.dirCache.delete(inv.parent);
       // the kernel may hold the directory's listing (FOPEN_CACHE_DIR) in its page cache: drop it too, and settle

@@ -172,6 +172,27 @@ print(missing)
     expect(isMounted(d2.mnt)).toBe(false);
   });
 
+  it('a start over a mount whose daemon no longer answers aborts it: callers waiting on it are released', async () => {
+    // (a killed daemon whose thread is stuck in the kernel behind such a caller leaves the same state)
+    const d = await startDaemon({ backend });
+    expect((await d.sh(`echo kept > ${d.mnt}/kept.cfg`)).code).toBe(0);
+    process.kill(d.pid, 'SIGSTOP');
+    try {
+      const waiting = d.sh(`cat ${d.mnt}/kept.cfg`, { timeout: 30_000 });
+      await sleep(300);
+      const d2 = await startDaemon({ backend, mnt: d.mnt, timeout: 20_000 });
+      const r = await waiting;
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Software caused connection abort|Transport endpoint is not connected/);
+      expect(d2.log()).toMatch(/aborted the FUSE connection of the stale mount/);
+      expect((await d2.sh(`ls ${d2.mnt}/nodes`)).code).toBe(0);
+      expect(await d2.stop()).toBe(0);
+    } finally {
+      process.kill(d.pid, 'SIGKILL');
+      process.kill(d.pid, 'SIGCONT');
+    }
+  });
+
   it('after SIGKILL the mount answers "Transport endpoint is not connected" (or is gone with auto_unmount)', async () => {
     const d = await startDaemon({ backend });
     await d.kill('SIGKILL');

@@ -86,7 +86,8 @@ export class MemFs implements FsOps {
   /** test hook: return a value/Promise to replace the normal answer of an open */
   openHook: ((ino: number, flags: number) => Result<OpenReply> | undefined) | null = null;
   /** test hook, called inside setattr before it answers (to change other things "inside the daemon") */
-  setattrHook: ((ino: number, changes: SetAttr) => void) | null = null;
+  /** runs first in setattr; a Promise it returns (an invalidation) is awaited before the reply, as FsOps requires */
+  setattrHook: ((ino: number, changes: SetAttr) => void | Promise<void>) | null = null;
   /** inodes opened with direct_io (generated files: every read reaches the daemon and can be interrupted) */
   readonly directIo = new Set<number>();
   /** record of calls (only while `recording` is on) */
@@ -258,8 +259,8 @@ export class MemFs implements FsOps {
   }
 
   setattr(ino: number, ch: SetAttr, fh: number | undefined, _c: Caller): Result<Attr> {
-    return this.out(() => {
-      this.setattrHook?.(ino, ch);
+    return this.out((): Result<Attr> => {
+      const hooked = this.setattrHook?.(ino, ch);
       const n = this.node(ino);
       if (ch.size !== undefined) {
         if (n.children) throw fail(EISDIR);
@@ -281,8 +282,8 @@ export class MemFs implements FsOps {
         const h = this.handles.get(fh);
         if (h?.buf) a.size = h.buf.length;
       }
-      return a;
-    });
+      return hooked ? hooked.then(() => a) : a;
+    }) as Result<Attr>;
   }
 
   readlink(ino: number): Result<string> {
