@@ -95,7 +95,12 @@ export interface Caller {
  */
 export type Invalidation =
   | { kind: 'inode'; ino: number; background?: boolean }
-  | { kind: 'entry'; parent: number; name: string; background?: boolean };
+  /**
+   * `ino`: the only inode the name can point to in the kernel's cache (it is the entry's inode, and no other inode
+   * of ours had that name). A backend that knows the kernel holds no lookup of it may skip the entry (no dentry
+   * can point to an inode the kernel does not hold) and drop only the parent's attributes and listing.
+   */
+  | { kind: 'entry'; parent: number; name: string; ino?: number; background?: boolean };
 
 export type Result<T> = T | Promise<T>;
 

@@ -13,7 +13,9 @@
 //   cache on, the next open after a commit drops it and the inode is invalidated for readers holding it open.
 // - FsOps.onInvalidate changes are queued and issued, on the addon's notifier thread, once the inode has no request
 //   outstanding here; the callback's Promise settles when the kernel has dropped the cached data, and a request
-//   whose handler reported invalidations is answered only after they are done.
+//   whose handler reported invalidations is answered only after they are done. Invalidations of an inode the kernel
+//   holds no lookup of are skipped (it caches nothing of it); an entry whose inode it does not hold needs only the
+//   parent's attributes and listing dropped.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,6 +34,7 @@ import {
   type MountOptions,
   type OpenReply,
   type SetAttr,
+  ROOT_INO,
 } from './backend.js';
 
 // Must match enum Op in native/fuse/src/pmxfuse.cc.
@@ -229,6 +232,12 @@ export class NativeBackend implements Backend {
   private readonly writers = new Map<number, number>();
   /** inodes whose data may sit in the page cache (opened without direct_io) */
   private readonly pageCached = new Set<number>();
+  /**
+   * inode -> lookups the kernel holds (every reply carrying an entry counts one, FORGET gives them back; the root is
+   * always held). The kernel caches nothing of an inode it holds no lookup of, and no dentry points to it, so its
+   * invalidations are skipped. Replies that never reached the kernel only overcount, which is safe.
+   */
+  private readonly known = new Map<number, number>();
   /** what the kernel agreed to at INIT */
   maxWrite = 0;
 
@@ -284,6 +293,7 @@ export class NativeBackend implements Backend {
     this.writers.clear();
     this.dirs.clear();
     this.dirCache.clear();
+    this.known.clear();
     // Nobody caches anything of an unmounted filesystem.
     for (const q of this.queue.values()) q.resolve();
     for (const q of this.issued.values()) q.resolve();
@@ -319,13 +329,17 @@ export class NativeBackend implements Backend {
         }
         return this.done(id, ino, since, r, this.sendEntry, 0, 0);
       }
-      case OP.FORGET:
+      case OP.FORGET: {
+        const left = (this.known.get(ino) ?? 0) - io[IO_A]!;
+        if (left > 0) this.known.set(ino, left);
+        else this.known.delete(ino);
         ops.forget?.(ino, io[IO_A]!);
         this.pageCached.delete(ino);
         this.dirCache.delete(ino);
         this.attrSent.delete(ino);
         this.uncached.delete(ino);
         return;
+      }
       case OP.GETATTR: {
         const since = this.invSeq;
         let r: ReturnType<FsOps['getattr']>;
@@ -687,6 +701,8 @@ export class NativeBackend implements Backend {
   private writeEntry(e: Entry): void {
     // GETATTR replies carry no timeout of their own: remember the inodes that must never be cached (generated files)
     if (e.attrTimeout === 0) this.uncached.add(e.attr.ino);
+    // counted before the reply is sent: a reply that fails overcounts, never undercounts
+    this.known.set(e.attr.ino, (this.known.get(e.attr.ino) ?? 0) + 1);
     this.writeAttr(e.attr, e.attrTimeout);
     this.io[OUT + 10] = e.entryTimeout;
   }
@@ -796,6 +812,14 @@ export class NativeBackend implements Backend {
   /** FsOps.onInvalidate subscriber: settles once the kernel dropped what it cached (or there is no mount). */
   readonly invalidate = (inv: Invalidation): Promise<void> => {
     if (!this.session) return Promise.resolve();
+    if (inv.kind === 'inode') {
+      if (inv.ino !== ROOT_INO && !this.known.has(inv.ino)) return Promise.resolve();
+    } else if (inv.ino !== undefined && inv.ino !== ROOT_INO && !this.known.has(inv.ino)) {
+      // No dentry can point to an inode the kernel does not hold (a lookup miss is answered with ENOENT, so the
+      // kernel keeps no valid negative dentry either): only the parent's attributes and cached listing remain.
+      this.dirCache.delete(inv.parent);
+      return this.invalidate({ kind: 'inode', ino: inv.parent, background: inv.background });
+    }
     const key = inv.kind === 'inode' ? `i${inv.ino}` : `e${inv.parent}/${inv.name}`;
     // a background invalidation gets no sequence number: answer() waits only for those a handler reported
     const seq = inv.background ? 0 : ++this.invSeq;
