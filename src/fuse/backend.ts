@@ -152,6 +152,12 @@ export interface MountOptions {
   /** allow_other + default_permissions, as the original */
   allowOther: boolean;
   debug: boolean;
+  /**
+   * Called once for every error a handler threw or rejected with, with the FsOps method's name, before the backend
+   * answers the errno (EIO for anything but an FsError). Errno answers are part of the protocol; anything else is a
+   * bug worth a log line (src/fs/error-log.ts).
+   */
+  onHandlerError?: (op: string, err: unknown) => void;
 }
 
 export interface Backend {
