@@ -843,9 +843,11 @@ export class NativeBackend implements Backend {
     if (!this.session) return Promise.resolve();
     if (inv.kind === 'inode') {
       if (inv.ino !== ROOT_INO && !this.known.has(inv.ino)) return Promise.resolve();
-    } else if (inv.ino !== undefined && inv.ino !== ROOT_INO && !this.known.has(inv.ino)) {
+    } else if (inv.ino !== undefined && inv.ino !== ROOT_INO && !this.known.has(inv.ino) && !this.busy.has(inv.parent)) {
       // No dentry can point to an inode the kernel does not hold (a lookup miss is answered with ENOENT, so the
       // kernel keeps no valid negative dentry either): only the parent's attributes and cached listing remain.
+      // Not while a request on the directory is held: its reply may still carry the entry (computed before this
+      // change), and dropping the entry after that reply, as before, is what keeps it fresh.
       this.dirCache.delete(inv.parent);
       return this.invalidate({ kind: 'inode', ino: inv.parent, background: inv.background });
     }
