@@ -10,7 +10,7 @@ import type { ModeCommitter } from '../cluster/mode.js';
 import type { VerifyResult } from '../cluster/cluster.js';
 import { importCorosyncConf, setUpCluster } from './cluster-mode.js';
 import { printDiscarded } from './discarded.js';
-import { withErrorLog } from '../fs/error-log.js';
+import { handlerErrorLog } from '../fs/error-log.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { createBackend, type BackendName } from '../fuse/index.js';
 import { DamagedDatabaseError } from '../store/check.js';
@@ -210,7 +210,9 @@ async function main(): Promise<void> {
   try {
     await clearStaleMount(o.mount, log);
     mkdirSync(o.mount, { recursive: true });
-    await backend.mount(withErrorLog(fs, log), { mountpoint: o.mount, fsname: 'pmxcfs', allowOther: true, debug: o.debug });
+    await backend.mount(fs, {
+      mountpoint: o.mount, fsname: 'pmxcfs', allowOther: true, debug: o.debug, onHandlerError: handlerErrorLog(log),
+    });
   } catch (err) {
     store!.close();
     lock?.release();

@@ -244,11 +244,23 @@ export class Filesystem implements FsOps {
       for (const c of info.changes) {
         const place = c.put ?? c.del;
         if (!place) continue;
-        this.invalidate({ kind: 'inode', ino: toIno(place.inode), background: true });
+        const ino = toIno(place.inode);
+        this.invalidate({ kind: 'inode', ino, background: true });
         const alias = this.pending.aliasOf(place.inode);
         if (alias !== undefined) this.invalidate({ kind: 'inode', ino: alias, background: true });
-        this.invalidate({ kind: 'entry', parent: toIno(place.parent), name: place.name, background: true });
-        if (c.was) this.invalidate({ kind: 'entry', parent: toIno(c.was.parent), name: c.was.name, background: true });
+        // The kernel's dentry of the name can only point to this inode, unless the kernel knows the entry by its
+        // alias or an uncommitted file of ours has the name: then the backend must not reason from `ino`. (A name
+        // that pointed to another inode before shows up as that inode's own del or was.)
+        this.invalidate({
+          kind: 'entry', parent: toIno(place.parent), name: place.name, background: true,
+          ino: alias === undefined && !this.pending.namedAt(place.parent, place.name) ? ino : undefined,
+        });
+        if (c.was) {
+          this.invalidate({
+            kind: 'entry', parent: toIno(c.was.parent), name: c.was.name, background: true,
+            ino: alias === undefined && !this.pending.namedAt(c.was.parent, c.was.name) ? ino : undefined,
+          });
+        }
       }
     }
   }

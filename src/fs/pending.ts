@@ -51,6 +51,11 @@ export class PendingFiles {
     return this.byName.get(`${dir.inode}/${name}`);
   }
 
+  /** The uncommitted file named `name` in the directory with store inode `dirInode`. */
+  namedAt(dirInode: number, name: string): PendingFile | undefined {
+    return this.byName.size === 0 ? undefined : this.byName.get(`${dirInode}/${name}`);
+  }
+
   /** Uncommitted files of `dir`. */
   *inDir(dir: Node): IterableIterator<PendingFile> {
     for (const p of this.byName.values()) if (p.dir === dir) yield p;

@@ -95,7 +95,12 @@ export interface Caller {
  */
 export type Invalidation =
   | { kind: 'inode'; ino: number; background?: boolean }
-  | { kind: 'entry'; parent: number; name: string; background?: boolean };
+  /**
+   * `ino`: the only inode the name can point to in the kernel's cache (it is the entry's inode, and no other inode
+   * of ours had that name). A backend that knows the kernel holds no lookup of it may skip the entry (no dentry
+   * can point to an inode the kernel does not hold) and drop only the parent's attributes and listing.
+   */
+  | { kind: 'entry'; parent: number; name: string; ino?: number; background?: boolean };
 
 export type Result<T> = T | Promise<T>;
 
@@ -149,6 +154,12 @@ export interface MountOptions {
   /** allow_other + default_permissions, as the original */
   allowOther: boolean;
   debug: boolean;
+  /**
+   * Called once for every error a handler threw or rejected with, with the FsOps method's name, before the backend
+   * answers the errno (EIO for anything but an FsError). Errno answers are part of the protocol; anything else is a
+   * bug worth a log line (src/fs/error-log.ts).
+   */
+  onHandlerError?: (op: string, err: unknown) => void;
 }
 
 export interface Backend {

@@ -13,7 +13,9 @@
 //   cache on, the next open after a commit drops it and the inode is invalidated for readers holding it open.
 // - FsOps.onInvalidate changes are queued and issued, on the addon's notifier thread, once the inode has no request
 //   outstanding here; the callback's Promise settles when the kernel has dropped the cached data, and a request
-//   whose handler reported invalidations is answered only after they are done.
+//   whose handler reported invalidations is answered only after they are done. Invalidations of an inode the kernel
+//   holds no lookup of are skipped (it caches nothing of it); an entry whose inode it does not hold needs only the
+//   parent's attributes and listing dropped.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,6 +34,7 @@ import {
   type MountOptions,
   type OpenReply,
   type SetAttr,
+  ROOT_INO,
 } from './backend.js';
 
 // Must match enum Op in native/fuse/src/pmxfuse.cc.
@@ -41,6 +44,13 @@ const enum OP {
   READDIR, RELEASEDIR, FSYNCDIR, STATFS, SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR,
   CREATE, INTERRUPT, DISCONNECT, NOTIFIED,
 }
+/** FsOps method names by OP, for MountOptions.onHandlerError */
+const OP_NAMES = [
+  'init', 'lookup', 'forget', 'getattr', 'setattr', 'readlink', 'mknod', 'mkdir', 'unlink', 'rmdir',
+  'symlink', 'rename', 'link', 'open', 'read', 'write', 'flush', 'release', 'fsync', 'opendir',
+  'readdir', 'releasedir', 'fsyncdir', 'statfs', 'setxattr', 'getxattr', 'listxattr', 'removexattr',
+  'create', 'interrupt', 'disconnect', 'notified',
+];
 const IO_A = 6, IO_B = 7, IO_C = 8, IO_D = 9, IO_E = 10, IO_F = 11, IO_G = 12, IO_H = 13, OUT = 16;
 
 const EIO = 5, EINTR = 4, ENOSYS = 38, ENOTSUP = 95, ERANGE = 34, ENODEV = 19;
@@ -195,6 +205,8 @@ export class NativeBackend implements Backend {
   onDisconnect: ((errno: number) => void) | null = null;
 
   private session: NativeSession | null = null;
+  /** MountOptions.onHandlerError */
+  private onHandlerError: ((op: string, err: unknown) => void) | null = null;
   private ops: FsOps | null = null;
   private readonly io = new Float64Array(48);
   private readonly rxAb = new ArrayBuffer(RX_SIZE);
@@ -229,6 +241,12 @@ export class NativeBackend implements Backend {
   private readonly writers = new Map<number, number>();
   /** inodes whose data may sit in the page cache (opened without direct_io) */
   private readonly pageCached = new Set<number>();
+  /**
+   * inode -> lookups the kernel holds (every reply carrying an entry counts one, FORGET gives them back; the root is
+   * always held). The kernel caches nothing of an inode it holds no lookup of, and no dentry points to it, so its
+   * invalidations are skipped. Replies that never reached the kernel only overcount, which is safe.
+   */
+  private readonly known = new Map<number, number>();
   /** what the kernel agreed to at INIT */
   maxWrite = 0;
 
@@ -246,6 +264,7 @@ export class NativeBackend implements Backend {
     if (!a) throw new Error(`native FUSE addon not built (${ADDON_PATH}): run node scripts/build-native.mjs fuse`);
     if (!opts.mountpoint.startsWith('/')) throw new Error('mountpoint must be absolute');
     this.ops = ops;
+    this.onHandlerError = opts.onHandlerError ?? null;
     // libfuse splits -o at commas: escape them in the name
     const o = [`fsname=${opts.fsname.replace(/[\\,]/g, (c) => `\\${c}`)}`];
     if (opts.allowOther) o.push('allow_other', 'default_permissions');
@@ -284,6 +303,7 @@ export class NativeBackend implements Backend {
     this.writers.clear();
     this.dirs.clear();
     this.dirCache.clear();
+    this.known.clear();
     // Nobody caches anything of an unmounted filesystem.
     for (const q of this.queue.values()) q.resolve();
     for (const q of this.issued.values()) q.resolve();
@@ -315,26 +335,35 @@ export class NativeBackend implements Backend {
         try {
           r = ops.lookup(ino, s1!, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendEntry, 0, 0);
+        return this.done(op, id, ino, since, r, this.sendEntry, 0, 0);
       }
-      case OP.FORGET:
-        ops.forget?.(ino, io[IO_A]!);
+      case OP.FORGET: {
+        const left = (this.known.get(ino) ?? 0) - io[IO_A]!;
+        if (left > 0) this.known.set(ino, left);
+        else this.known.delete(ino);
+        try {
+          ops.forget?.(ino, io[IO_A]!);
+        } catch (e) {
+          this.onHandlerError?.('forget', e);
+          throw e;
+        }
         this.pageCached.delete(ino);
         this.dirCache.delete(ino);
         this.attrSent.delete(ino);
         this.uncached.delete(ino);
         return;
+      }
       case OP.GETATTR: {
         const since = this.invSeq;
         let r: ReturnType<FsOps['getattr']>;
         try {
           r = ops.getattr(ino, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendAttr, 0, 0);
+        return this.done(op, id, ino, since, r, this.sendAttr, 0, 0);
       }
       case OP.SETATTR: {
         const set = io[IO_A]!;
@@ -353,28 +382,28 @@ export class NativeBackend implements Backend {
           if (fh !== undefined) this.written.add(fh);
           else this.dropCache.add(ino);
         }
-        return this.run(id, ino, () => ops.setattr(ino, ch, fh, this.caller()), (rid, attr) => {
+        return this.run(op, id, ino, () => ops.setattr(ino, ch, fh, this.caller()), (rid, attr) => {
           if (ch.size !== undefined && fh === undefined) this.invalidate({ kind: 'inode', ino });
           this.sendAttr(rid, attr);
         });
       }
       case OP.READLINK:
-        return this.run(id, ino, () => ops.readlink(ino, this.caller()), (rid, t) => s.replyReadlink(rid, t));
+        return this.run(op, id, ino, () => ops.readlink(ino, this.caller()), (rid, t) => s.replyReadlink(rid, t));
       case OP.MKNOD:
-        return this.run(id, ino, () => ops.mknod(ino, s1!, io[IO_A]!, this.caller()), this.sendEntry);
+        return this.run(op, id, ino, () => ops.mknod(ino, s1!, io[IO_A]!, this.caller()), this.sendEntry);
       case OP.MKDIR:
-        return this.run(id, ino, () => ops.mkdir(ino, s1!, io[IO_A]!, this.caller()), this.sendEntry);
+        return this.run(op, id, ino, () => ops.mkdir(ino, s1!, io[IO_A]!, this.caller()), this.sendEntry);
       case OP.UNLINK:
-        return this.run(id, ino, () => ops.unlink(ino, s1!, this.caller()), this.sendOk);
+        return this.run(op, id, ino, () => ops.unlink(ino, s1!, this.caller()), this.sendOk);
       case OP.RMDIR:
-        return this.run(id, ino, () => ops.rmdir(ino, s1!, this.caller()), this.sendOk);
+        return this.run(op, id, ino, () => ops.rmdir(ino, s1!, this.caller()), this.sendOk);
       case OP.SYMLINK:
-        return this.run(id, ino, () => ops.symlink(s2!, ino, s1!, this.caller()), this.sendEntry);
+        return this.run(op, id, ino, () => ops.symlink(s2!, ino, s1!, this.caller()), this.sendEntry);
       case OP.RENAME:
-        return this.run(id, ino, () => ops.rename(ino, s1!, io[IO_A]!, s2!, io[IO_B]!, this.caller()), this.sendOk,
+        return this.run(op, id, ino, () => ops.rename(ino, s1!, io[IO_A]!, s2!, io[IO_B]!, this.caller()), this.sendOk,
           io[IO_A]!);
       case OP.LINK:
-        return this.run(id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry, io[IO_A]!);
+        return this.run(op, id, ino, () => ops.link(ino, io[IO_A]!, s1!, this.caller()), this.sendEntry, io[IO_A]!);
       case OP.OPEN: {
         const flags = io[IO_A]!;
         const since = this.invSeq;
@@ -382,9 +411,9 @@ export class NativeBackend implements Backend {
         try {
           r = ops.open(ino, flags, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendOpen, ino, flags);
+        return this.done(op, id, ino, since, r, this.sendOpen, ino, flags);
       }
       case OP.CREATE: {
         const flags = io[IO_B]!;
@@ -393,9 +422,9 @@ export class NativeBackend implements Backend {
         try {
           r = ops.create(ino, s1!, io[IO_A]!, flags, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendCreate, flags, 0);
+        return this.done(op, id, ino, since, r, this.sendCreate, flags, 0);
       }
       case OP.READ: {
         const since = this.invSeq;
@@ -403,9 +432,9 @@ export class NativeBackend implements Backend {
         try {
           r = ops.read(ino, io[IO_A]!, io[IO_B]!, io[IO_C]!, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendData, 0, 0);
+        return this.done(op, id, ino, since, r, this.sendData, 0, 0);
       }
       case OP.WRITE: {
         const at = io[IO_D]!;
@@ -418,9 +447,9 @@ export class NativeBackend implements Backend {
         try {
           r = ops.write(ino, io[IO_A]!, data, io[IO_C]!, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendWritten, 0, 0);
+        return this.done(op, id, ino, since, r, this.sendWritten, 0, 0);
       }
       case OP.FLUSH: {
         const fh = io[IO_A]!;
@@ -429,9 +458,9 @@ export class NativeBackend implements Backend {
         try {
           r = ops.flush(ino, fh, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendCommitted, ino, fh);
+        return this.done(op, id, ino, since, r, this.sendCommitted, ino, fh);
       }
       case OP.RELEASE: {
         const w = this.writerFh.get(io[IO_A]!);
@@ -447,16 +476,16 @@ export class NativeBackend implements Backend {
         try {
           r = ops.release(ino, fh, this.caller());
         } catch (e) {
-          return this.failed(id, ino, since, e);
+          return this.failed(op, id, ino, since, e);
         }
-        return this.done(id, ino, since, r, this.sendCommitted, ino, fh);
+        return this.done(op, id, ino, since, r, this.sendCommitted, ino, fh);
       }
       case OP.FSYNC:
-        return this.run(id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), (rid) =>
+        return this.run(op, id, ino, () => ops.fsync(ino, io[IO_A]!, io[IO_B]! !== 0, this.caller()), (rid) =>
           this.sendCommitted(rid, undefined, ino, io[IO_A]!),
         );
       case OP.OPENDIR:
-        return this.run(id, ino, () => ops.opendir(ino, io[IO_A]!, this.caller()), (rid, fh) => {
+        return this.run(op, id, ino, () => ops.opendir(ino, io[IO_A]!, this.caller()), (rid, fh) => {
           const mine = this.nextDirFh++;
           this.dirs.set(mine, { fh, enc: null });
           io[OUT + 11] = mine;
@@ -469,12 +498,12 @@ export class NativeBackend implements Backend {
         const d = this.dirs.get(io[IO_A]!);
         this.dirs.delete(io[IO_A]!);
         if (!d) return s.replyErr(id, 0);
-        return this.run(id, ino, () => ops.releasedir(ino, d.fh, this.caller()), this.sendOk);
+        return this.run(op, id, ino, () => ops.releasedir(ino, d.fh, this.caller()), this.sendOk);
       }
       case OP.FSYNCDIR:
         return s.replyErr(id, 0);
       case OP.STATFS:
-        return this.run(id, ino, () => ops.statfs(ino, this.caller()), (rid, st) => {
+        return this.run(op, id, ino, () => ops.statfs(ino, this.caller()), (rid, st) => {
           io[OUT] = st.bsize;
           io[OUT + 1] = st.frsize;
           io[OUT + 2] = st.blocks;
@@ -494,10 +523,10 @@ export class NativeBackend implements Backend {
         } catch (e) {
           // ENOSYS makes the kernel stop asking (it answers EOPNOTSUPP itself): no more security.capability
           // lookups on every write.
-          const no = errnoOf(e);
+          const no = this.handlerErrno(op, e);
           return s.replyErr(id, no === ENOTSUP ? ENOSYS : no);
         }
-        return this.settle(id, ino, r, (rid, v) => {
+        return this.settle(op, id, ino, r, (rid, v) => {
           if (size === 0) s.replyXattr(rid, v.length);
           else if (v.length > size) s.replyErr(rid, ERANGE);
           else s.replyBuf(rid, v);
@@ -545,18 +574,22 @@ export class NativeBackend implements Backend {
    * Call a handler; answer at once when it returns a value, later when it returns a Promise; EIO if it throws.
    * `ino2`: a second inode whose kernel lock the request holds (RENAME's and LINK's new parent), or -1.
    */
-  private run<T>(id: number, ino: number, fn: () => T | Promise<T>, send: (id: number, v: T) => void, ino2 = -1): void {
+  private run<T>(
+    op: number, id: number, ino: number, fn: () => T | Promise<T>, send: (id: number, v: T) => void, ino2 = -1,
+  ): void {
     const since = this.invSeq;
     let r: T | Promise<T>;
     try {
       r = fn();
     } catch (e) {
-      return this.answer(id, ino, ino2, since, this.invSeq, () => this.session!.replyErr(id, errnoOf(e)));
+      const no = this.handlerErrno(op, e);
+      return this.answer(id, ino, ino2, since, this.invSeq, () => this.session!.replyErr(id, no));
     }
-    this.settle(id, ino, r, send, ino2, since);
+    this.settle(op, id, ino, r, send, ino2, since);
   }
 
   private settle<T>(
+    op: number,
     id: number,
     ino: number,
     r: T | Promise<T>,
@@ -573,7 +606,8 @@ export class NativeBackend implements Backend {
         if (this.release(id)) this.answer(id, ino, ino2, since, upto, () => this.trySend(id, v, send));
       },
       (e: unknown) => {
-        if (this.release(id)) this.answer(id, ino, ino2, since, upto, () => this.session!.replyErr(id, errnoOf(e)));
+        const no = this.handlerErrno(op, e);
+        if (this.release(id)) this.answer(id, ino, ino2, since, upto, () => this.session!.replyErr(id, no));
       },
     );
   }
@@ -582,7 +616,9 @@ export class NativeBackend implements Backend {
    * Reply with a handler's result: at once when it is a value and nothing was invalidated since the request arrived
    * (the common case: no closure, no Promise), else through settle(). `a`, `b`: request values the sender needs.
    */
-  private done<T>(id: number, ino: number, since: number, r: T | Promise<T>, send: Send<T>, a: number, b: number): void {
+  private done<T>(
+    op: number, id: number, ino: number, since: number, r: T | Promise<T>, send: Send<T>, a: number, b: number,
+  ): void {
     if (this.invSeq === since && !isPromise<T>(r)) {
       try {
         send(id, r, a, b);
@@ -591,13 +627,20 @@ export class NativeBackend implements Backend {
       }
       return;
     }
-    this.settle(id, ino, r, (rid, v: T) => send(rid, v, a, b), -1, since);
+    this.settle(op, id, ino, r, (rid, v: T) => send(rid, v, a, b), -1, since);
   }
 
   /** A handler threw: its errno, once what it invalidated meanwhile is done (see answer()). */
-  private failed(id: number, ino: number, since: number, e: unknown): void {
-    if (this.invSeq === since) return this.session!.replyErr(id, errnoOf(e));
-    this.answer(id, ino, -1, since, this.invSeq, () => this.session!.replyErr(id, errnoOf(e)));
+  private failed(op: number, id: number, ino: number, since: number, e: unknown): void {
+    const no = this.handlerErrno(op, e);
+    if (this.invSeq === since) return this.session!.replyErr(id, no);
+    this.answer(id, ino, -1, since, this.invSeq, () => this.session!.replyErr(id, no));
+  }
+
+  /** A handler threw or rejected with `e`: reported once (MountOptions.onHandlerError), then its errno. */
+  private handlerErrno(op: number, e: unknown): number {
+    if (this.onHandlerError) this.onHandlerError(OP_NAMES[op] ?? String(op), e);
+    return errnoOf(e);
   }
 
   private trySend<T>(id: number, v: T, send: (id: number, v: T) => void): void {
@@ -693,6 +736,8 @@ export class NativeBackend implements Backend {
   private writeEntry(e: Entry): void {
     // GETATTR replies carry no timeout of their own: remember the inodes that must never be cached (generated files)
     if (e.attrTimeout === 0) this.uncached.add(e.attr.ino);
+    // counted before the reply is sent: a reply that fails overcounts, never undercounts
+    this.known.set(e.attr.ino, (this.known.get(e.attr.ino) ?? 0) + 1);
     this.writeAttr(e.attr, e.attrTimeout);
     this.io[OUT + 10] = e.entryTimeout;
   }
@@ -785,7 +830,7 @@ export class NativeBackend implements Backend {
       s.replyBuf(id, enc.buf, start, end - start);
     };
     if (d.enc && off !== 0) return answer(d.enc);
-    this.run(id, ino, () => this.ops!.readdir(ino, d.fh, this.caller()), (rid, listing) => {
+    this.run(OP.READDIR, id, ino, () => this.ops!.readdir(ino, d.fh, this.caller()), (rid, listing) => {
       let enc = this.dirCache.get(ino);
       if (!enc || enc.stamp !== listing.stamp) {
         enc = encodeDir(listing);
@@ -802,6 +847,16 @@ export class NativeBackend implements Backend {
   /** FsOps.onInvalidate subscriber: settles once the kernel dropped what it cached (or there is no mount). */
   readonly invalidate = (inv: Invalidation): Promise<void> => {
     if (!this.session) return Promise.resolve();
+    if (inv.kind === 'inode') {
+      if (inv.ino !== ROOT_INO && !this.known.has(inv.ino)) return Promise.resolve();
+    } else if (inv.ino !== undefined && inv.ino !== ROOT_INO && !this.known.has(inv.ino) && !this.busy.has(inv.parent)) {
+      // No dentry can point to an inode the kernel does not hold (a lookup miss is answered with ENOENT, so the
+      // kernel keeps no valid negative dentry either): only the parent's attributes and cached listing remain.
+      // Not while a request on the directory is held: its reply may still carry the entry (computed before this
+      // change), and dropping the entry after that reply, as before, is what keeps it fresh.
+      this.dirCache.delete(inv.parent);
+      return this.invalidate({ kind: 'inode', ino: inv.parent, background: inv.background });
+    }
     const key = inv.kind === 'inode' ? `i${inv.ino}` : `e${inv.parent}/${inv.name}`;
     // a background invalidation gets no sequence number: answer() waits only for those a handler reported
     const seq = inv.background ? 0 : ++this.invSeq;

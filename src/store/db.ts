@@ -53,6 +53,8 @@ export class TreeDb {
   private readonly delStmt: Database.Statement;
   private readonly versionStmt: Database.Statement;
   private readonly commitTx: (changes: RowChange[], version: number, writer: number, mtime: number) => void;
+  /** runs its argument in one transaction: made once (better-sqlite3 builds a wrapper per transaction() call) */
+  private readonly runTx: (fn: () => unknown) => unknown;
   private readonly getMetaStmt: Database.Statement;
   private readonly setMetaStmt: Database.Statement;
   private readonly discardStmt: Database.Statement;
@@ -96,6 +98,7 @@ export class TreeDb {
       }
       this.versionStmt.run(version, writer, mtime);
     });
+    this.runTx = this.db.transaction((fn: () => unknown) => fn());
     this.getMetaStmt = this.db.prepare(`SELECT value FROM pmxcfs_meta WHERE key = ?`);
     this.setMetaStmt = this.db.prepare(`INSERT INTO pmxcfs_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
     this.discardStmt = this.db.prepare(
@@ -105,7 +108,7 @@ export class TreeDb {
 
   /** Runs `fn` in one transaction (nested calls of commit() become part of it). Throws and rolls back on failure. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.runTx(fn) as T;
   }
 
   getMeta(key: string): string | undefined {

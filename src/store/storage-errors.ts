@@ -1,7 +1,7 @@
 // What a failed database write means for the caller, and how it is logged: SQLite's error codes (and, where SQLite
 // only says "I/O error", the state of the database's filesystem) mapped to the errno the filesystem answers with;
 // one log line when an outage starts and one when it ends, not one per refused request.
-import { accessSync, constants as FC, statSync, statfsSync } from 'node:fs';
+import { accessSync, constants as FC, statSync, statfsSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { E } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -71,10 +71,11 @@ export function classify(err: unknown, file: string): StorageFault {
   return 'io';
 }
 
-function identity(file: string): string | null {
+/** The device and inode of the file at `file` ([dev, ino]), or null when there is none. */
+function identity(file: string): [number, number] | null {
   try {
-    const s = statSync(file);
-    return `${s.dev}:${s.ino}`;
+    const s = statSync(file, { throwIfNoEntry: false });
+    return s === undefined ? null : [s.dev, s.ino];
   } catch {
     return null;
   }
@@ -85,7 +86,7 @@ function identity(file: string): string | null {
  * `failed(err)` when a write threw, `succeeded()` after a write went through. Logs once per outage.
  */
 export class StorageHealth {
-  private readonly ident: string | null;
+  private readonly ident: [number, number] | null;
   private outage: StorageFault | null = null;
   private refused = 0;
   private since = 0;
@@ -100,9 +101,15 @@ export class StorageHealth {
   /** 0 when the database may be written; else the errno to answer (and the outage is logged once). */
   check(): number {
     if (this.ident === null) return 0;
-    const now = identity(this.file);
-    if (now === this.ident) return 0;
-    return this.refuse(now === null ? 'removed' : 'replaced');
+    let now: Stats | undefined;
+    try {
+      // no exception for a missing file, and numbers compared instead of a string built per check
+      now = statSync(this.file, { throwIfNoEntry: false });
+    } catch {
+      now = undefined;
+    }
+    if (now !== undefined && now.ino === this.ident[1] && now.dev === this.ident[0]) return 0;
+    return this.refuse(now === undefined ? 'removed' : 'replaced');
   }
 
   /** A write threw `err` (SQLite rolled back, RAM untouched): the errno for the caller. */

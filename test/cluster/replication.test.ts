@@ -52,6 +52,49 @@ print(local, remote)
     expect(version(2)).toBe(before + 1);
   });
 
+  it('replicated changes reach what another node\'s kernel cached: a listing, a looked-up name, a missing name', async () => {
+    const m1 = c.mount(1);
+    const m2 = c.mount(2);
+    // node 2's kernel caches the directory's listing, the entries of kept/moved/gone and the miss of new-file; node 1
+    // then creates new-file, renames moved, removes gone, rewrites kept (same size), and new-dir appears: node 2 must
+    // see all of it well inside the 1 s the kernel may cache it for (invalidation, not expiry)
+    const r = await py(`
+import json, time
+d1, d2 = '${m1}/inv', '${m2}/inv'
+os.mkdir(d1)
+for n in ('kept', 'moved', 'gone'):
+    with open(os.path.join(d1, n), 'w') as f: f.write(n + ' 1\\n')
+ver = lambda m: json.load(open(m + '/.version'))['version']
+def synced():
+    while ver('${m2}') != ver('${m1}'): time.sleep(0.002)
+synced()
+t0 = time.monotonic()
+before = sorted(os.listdir(d2))
+for n in ('kept', 'moved', 'gone'): os.stat(os.path.join(d2, n))
+assert open(os.path.join(d2, 'kept')).read() == 'kept 1\\n'
+assert not os.path.exists(os.path.join(d2, 'new-file'))
+with open(os.path.join(d1, 'new-file'), 'w') as f: f.write('new\\n')
+os.rename(os.path.join(d1, 'moved'), os.path.join(d1, 'moved-to'))
+os.unlink(os.path.join(d1, 'gone'))
+with open(os.path.join(d1, 'kept'), 'w') as f: f.write('kept 2\\n')
+os.mkdir(os.path.join(d1, 'new-dir'))
+synced()
+after = sorted(os.listdir(d2))
+seen = {n: os.path.exists(os.path.join(d2, n)) for n in ('new-file', 'moved', 'moved-to', 'gone', 'new-dir')}
+print(json.dumps({'before': before, 'after': after, 'seen': seen, 'kept': open(os.path.join(d2, 'kept')).read(),
+  'new': open(os.path.join(d2, 'new-file')).read(), 'ms': (time.monotonic() - t0) * 1000}))
+`);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout) as { before: string[]; after: string[]; seen: Record<string, boolean>; kept: string; new: string; ms: number };
+    expect(o.before).toEqual(['gone', 'kept', 'moved']);
+    expect(o.after).toEqual(['kept', 'moved-to', 'new-dir', 'new-file']);
+    expect(o.seen).toEqual({ 'new-file': true, moved: false, 'moved-to': true, gone: false, 'new-dir': true });
+    expect(o.kept).toBe('kept 2\n');
+    expect(o.new).toBe('new\n');
+    // otherwise the kernel's 1 s cache could have expired and the test would prove nothing
+    expect(o.ms).toBeLessThan(900);
+  });
+
   it('a broken corosync.conf written through /etc/pve fails at close with EINVAL and is applied nowhere', async () => {
     const before = readFileSync(join(c.mount(1), 'corosync.conf'));
     const r = await py(`print(W('${c.mount(1)}/corosync.conf', 'totem {\\n  version: 2\\n'))`);
