@@ -279,7 +279,19 @@ export async function runLin(opts: LinOptions): Promise<LinReport> {
       const f = await inject(c, kind, rnd, log);
       await sleep(hold);
       await f.undo();
-      await c.waitSynced(c.nodes.map((x) => x.id), 60_000);
+      try {
+        await c.waitSynced(c.nodes.map((x) => x.id), 60_000);
+      } catch (e) {
+        // the nodes did not converge: record why (each daemon's last cluster log lines) and end the run
+        rep.divergence++;
+        rep.failures.push(`cycle ${cycle} (${kind}): ${(e as Error).message}`);
+        for (const nd of c.nodes) {
+          const lines = nd.daemon?.log().split('\n').filter((l) => /"module":"cluster"/.test(l)).slice(-15) ?? [];
+          rep.failures.push(`  node ${nd.id} daemon log:\n    ${lines.join('\n    ')}`);
+        }
+        log(`  NOT SYNCED: ${(e as Error).message}`);
+        break;
+      }
       const syncedAt = monotonicUs();
       await sleep(cool);
       writeFileSync(stop, '');

@@ -71,6 +71,8 @@ type Phase = 'offline' | 'syncing' | 'synced';
 interface Outgoing {
   op: Op;
   resolve: (r: ApplyResult) => void;
+  /** answers a request of this node's kernel (Committer.commit) */
+  kernel: boolean;
 }
 
 interface Held {
@@ -137,6 +139,12 @@ export class ClusterCommitter implements Committer {
   } | null = null;
   private closed = false;
   private wasQuorate = false;
+  /**
+   * Set when this node refused changes for want of quorum: members that were quorate at that point of the order
+   * applied them (quorum is each node's own view and changes at slightly different points of the order, e.g. a
+   * restarted corosync's CPG is back before its votequorum). Once quorate again this node asks for an exchange.
+   */
+  private refusedInquorate = false;
 
   constructor(private readonly opts: ClusterOptions) {
     this.store = opts.store;
@@ -188,10 +196,10 @@ export class ClusterCommitter implements Committer {
     return this.phase !== 'offline' && this.quorum.quorate;
   }
 
-  commit(op: Op): Promise<ApplyResult> {
+  commit(op: Op, kernel = false): Promise<ApplyResult> {
     if (!this.quorate()) return Promise.resolve({ errno: E.EACCES });
     return new Promise((resolve) => {
-      this.outbox.push({ op, resolve });
+      this.outbox.push({ op, resolve, kernel });
       this.scheduleFlush();
     });
   }
@@ -338,14 +346,22 @@ export class ClusterCommitter implements Committer {
     const quorate = this.quorum.quorate;
     const health = this.opts.health;
     let fault = 0;
+    const mine = nodeid === this.nodeId && pid === this.pid;
     try {
       fault = health?.check() ?? 0;
       if (fault) throw new Error('the database file was removed or replaced');
       this.store.batch(() => {
-        for (const op of msg.ops) {
+        msg.ops.forEach((op, i) => {
           if (skipApply !== null && skipApply(op)) results.push({ errno: 0 });
-          else results.push(quorate ? apply(this.store, op, nodeid) : { errno: E.EACCES });
-        }
+          else if (!quorate) {
+            results.push({ errno: E.EACCES });
+            this.refusedInquorate = true;
+          } else {
+            // this node's own change for its kernel: the reply tells the kernel, nothing to invalidate
+            const kernel = mine && this.inFlight.get(msg.seq + i)?.kernel === true;
+            results.push(this.store.asKernel(kernel, () => apply(this.store, op, nodeid)));
+          }
+        });
       });
       health?.succeeded();
     } catch (err) {
@@ -359,7 +375,7 @@ export class ClusterCommitter implements Committer {
     if (this.log.isLevelEnabled('debug')) {
       msg.ops.forEach((op, i) => this.log.debug({ op: op.kind, from: nodeid, errno: results[i]!.errno, version: this.store.tree.version }, 'change'));
     }
-    if (nodeid !== this.nodeId || pid !== this.pid) return;
+    if (!mine) return;
     msg.ops.forEach((_, i) => {
       const o = this.inFlight.get(msg.seq + i);
       if (!o) return;
@@ -557,8 +573,12 @@ export class ClusterCommitter implements Committer {
   private onQuorum(q: QuorumState): void {
     if (q.quorate !== this.wasQuorate) {
       this.log.info({ quorate: q.quorate, votes: q.totalVotes, expected: q.expectedVotes }, q.quorate ? 'quorate' : 'quorum lost: read-only');
-      // Regained quorum: the lowest member asks for an exchange, so a history that went on elsewhere wins first.
-      if (q.quorate && this.phase !== 'offline' && this.isLowest()) this.requestSync('quorum regained');
+      // Regained quorum: the lowest member asks for an exchange, so a history that went on elsewhere wins first; so
+      // does a member that refused changes meanwhile (others may have applied them).
+      if (q.quorate && this.phase !== 'offline' && (this.isLowest() || this.refusedInquorate)) {
+        this.refusedInquorate = false;
+        this.requestSync('quorum regained');
+      }
       if (q.quorate && this.phase === 'synced') this.opts.onSynced?.();
     }
     this.wasQuorate = q.quorate;

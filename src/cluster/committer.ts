@@ -12,8 +12,12 @@ export interface Committer {
   readonly nodeId: number;
   /** False without quorum: the filesystem turns read-only. */
   quorate(): boolean;
-  /** Applies the op (synchronously when it can: local mode) and returns the result. */
-  commit(op: Op): ApplyResult | Promise<ApplyResult>;
+  /**
+   * Applies the op (synchronously when it can: local mode) and returns the result. `kernel`: the op answers a
+   * request of this node's kernel, which updates its own caches from the reply (CommitInfo.kernel: nothing to
+   * invalidate).
+   */
+  commit(op: Op, kernel?: boolean): ApplyResult | Promise<ApplyResult>;
 }
 
 /** Local mode: no corosync, always writable; the op is applied in one SQLite transaction right away. */
@@ -30,11 +34,11 @@ export class LocalCommitter implements Committer {
     return true;
   }
 
-  commit(op: Op): ApplyResult {
+  commit(op: Op, kernel = false): ApplyResult {
     const refused = this.health?.check();
     if (refused) return { errno: refused };
     try {
-      const r = apply(this.store, op, this.nodeId);
+      const r = this.store.asKernel(kernel, () => apply(this.store, op, this.nodeId));
       if (!r.errno) this.health?.succeeded();
       // `pmxcfs -d` shows every change and its outcome
       if (this.log.isLevelEnabled('debug')) {

@@ -25,7 +25,7 @@ export class ModeCommitter implements Committer {
     return this.cluster ? this.cluster.quorate() : true;
   }
 
-  commit(op: Op): ApplyResult | Promise<ApplyResult> {
-    return this.cluster ? this.cluster.commit(op) : this.local.commit(op);
+  commit(op: Op, kernel = false): ApplyResult | Promise<ApplyResult> {
+    return this.cluster ? this.cluster.commit(op, kernel) : this.local.commit(op, kernel);
   }
 }

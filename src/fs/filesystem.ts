@@ -75,8 +75,6 @@ export class Filesystem implements FsOps {
   readonly locks: LockTable;
   private readonly virtuals: VirtualEntries;
   private invalidate: ((inv: Invalidation) => void | Promise<void>) | null = null;
-  /** > 0 while an op this kernel asked for is being applied: the kernel already knows what it changes */
-  private ownCommits = 0;
 
   constructor(private readonly opts: FilesystemOptions) {
     this.store = opts.store;
@@ -216,13 +214,7 @@ export class Filesystem implements FsOps {
   /** Sends an op through the committer; resolves (synchronously in local mode) with the result or an FsError. */
   private commit<T>(op: Op, then: (r: ApplyResult) => Result<T>): Result<T> {
     if (!this.committer.quorate()) fail(E.EACCES, 'no quorum');
-    this.ownCommits++;
-    let r: ApplyResult | Promise<ApplyResult>;
-    try {
-      r = this.committer.commit(op);
-    } finally {
-      this.ownCommits--;
-    }
+    const r = this.committer.commit(op, true);
     const done = (res: ApplyResult): Result<T> => {
       if (res.errno) throw new FsError(res.errno);
       return then(res);
@@ -239,8 +231,9 @@ export class Filesystem implements FsOps {
       }
       if (c.del) this.locks.forget(c.del.inode);
     }
-    // Changes the kernel did not ask for (replicated ones, later) must be invalidated in its caches.
-    if (this.ownCommits === 0 && this.invalidate) {
+    // Changes the kernel did not ask for (replicated ones, the daemon's own) must be invalidated in its caches; it
+    // learns of its own requests' changes from their replies (also when a cluster commit is applied on delivery).
+    if (!info.kernel && this.invalidate) {
       for (const c of info.changes) {
         const place = c.put ?? c.del;
         if (!place) continue;

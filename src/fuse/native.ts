@@ -44,6 +44,14 @@ const enum OP {
   READDIR, RELEASEDIR, FSYNCDIR, STATFS, SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR,
   CREATE, INTERRUPT, DISCONNECT, NOTIFIED,
 }
+/**
+ * Requests that may commit a change: once their handler runs, the change goes through (in cluster mode it is already
+ * on its way to every node), so an interrupt does not end them with EINTR; the caller gets the change's real
+ * result, and the kernel updates its caches from it.
+ */
+const CHANGES = [OP.SETATTR, OP.MKNOD, OP.MKDIR, OP.UNLINK, OP.RMDIR, OP.SYMLINK, OP.RENAME, OP.LINK, OP.OPEN, OP.WRITE,
+  OP.FLUSH, OP.RELEASE, OP.FSYNC, OP.CREATE].reduce((m, op) => m | (1 << op), 0);
+
 /** FsOps method names by OP, for MountOptions.onHandlerError */
 const OP_NAMES = [
   'init', 'lookup', 'forget', 'getattr', 'setattr', 'readlink', 'mknod', 'mkdir', 'unlink', 'rmdir',
@@ -214,6 +222,8 @@ export class NativeBackend implements Backend {
   /** request id held here (deferred handler, or a reply waiting for invalidations) -> inodes whose kernel locks it
    *  holds [ino, second inode or -1] (for interrupts and the invalidation gate) */
   private readonly deferred = new Map<number, [number, number]>();
+  /** deferred requests that may commit a change: not ended by an interrupt (CHANGES) */
+  private readonly lasting = new Set<number>();
   /** inode -> number of deferred requests on it */
   private readonly busy = new Map<number, number>();
   private readonly dirs = new Map<number, DirSnap>();
@@ -298,6 +308,7 @@ export class NativeBackend implements Backend {
     this.ops?.onInvalidate(null);
     s.close();
     this.deferred.clear();
+    this.lasting.clear();
     this.busy.clear();
     this.writerFh.clear();
     this.writers.clear();
@@ -601,6 +612,7 @@ export class NativeBackend implements Backend {
     const upto = this.invSeq;
     if (!isPromise<T>(r)) return this.answer(id, ino, ino2, since, upto, () => this.trySend(id, r, send));
     this.hold(id, ino, ino2);
+    if (CHANGES & (1 << op)) this.lasting.add(id);
     r.then(
       (v) => {
         if (this.release(id)) this.answer(id, ino, ino2, since, upto, () => this.trySend(id, v, send));
@@ -698,6 +710,7 @@ export class NativeBackend implements Backend {
     const g = this.deferred.get(id);
     if (!g) return false;
     this.deferred.delete(id);
+    this.lasting.delete(id);
     for (const ino of g) {
       if (ino < 0) continue;
       const n = (this.busy.get(ino) ?? 1) - 1;
@@ -711,6 +724,7 @@ export class NativeBackend implements Backend {
   }
 
   private interrupt(id: number): void {
+    if (this.lasting.has(id)) return; // a change under way: its result follows
     if (!this.release(id)) return; // answered meanwhile, or never deferred
     // The handler's eventual result is dropped; the caller sees EINTR.
     this.session!.replyErr(id, EINTR);

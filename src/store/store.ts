@@ -9,6 +9,8 @@ import { ROOT_INODE, rowOf, Tree, type Row } from './tree.js';
 export interface CommitInfo {
   version: number;
   changes: RowChange[];
+  /** made for a request of this node's kernel, which knows the change from its reply */
+  kernel?: boolean;
 }
 
 /** What RAM held before one change of a batch: restored when the batch's transaction fails. */
@@ -22,6 +24,7 @@ export class Store {
   private readonly listeners: ((info: CommitInfo) => void)[] = [];
   /** set while a batch runs: RAM changes to undo on failure, and notifications held until it committed */
   private batchState: { undo: Undo[]; infos: CommitInfo[]; version: number } | null = null;
+  private kernel = false;
 
   private constructor(
     private readonly db: TreeDb,
@@ -90,9 +93,20 @@ export class Store {
     this.tree.version = version;
     this.tree.root.version = version;
     this.tree.root.mtime = mtime;
-    const info = { version, changes };
+    const info: CommitInfo = this.kernel ? { version, changes, kernel: true } : { version, changes };
     if (b) b.infos.push(info);
     else this.notify(info);
+  }
+
+  /** Runs `fn` with its commits marked as made for a request of this node's kernel (when `kernel`). */
+  asKernel<T>(kernel: boolean, fn: () => T): T {
+    if (!kernel) return fn();
+    this.kernel = true;
+    try {
+      return fn();
+    } finally {
+      this.kernel = false;
+    }
   }
 
   /**
