@@ -1,7 +1,7 @@
 // A real cluster of pmxcfs daemons for tests: the testnet's corosync nodes (network namespaces), and on each node a
 // daemon in cluster mode inside that node's network namespace. The daemons stay in the test's mount namespace, so
 // every node's mount is reachable from the test process (node i's /etc/pve is `mount(i)`).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeStateDir, startDaemon, run, sleep, type Daemon, type StateDir } from '../../bench/lib-daemon.js';
 import { Testnet, type TestnetOptions } from './testnet.js';
@@ -86,9 +86,11 @@ export class PveCluster {
 
   /**
    * Waits until the given nodes' daemons see each other online, quorate, and can write: a probe file written on
-   * one node is visible on all (proves the state exchange is over and changes flow).
+   * one node is visible on all (proves the state exchange is over and changes flow). Quiet cluster: every node has
+   * the same version afterwards. `busy` (clients keep writing meanwhile, so versions read one after the other never
+   * match): the probe file is seen on every node instead.
    */
-  async waitSynced(ids: number[] = this.nodes.filter((n) => n.daemon).map((n) => n.id), timeoutMs = 30_000): Promise<void> {
+  async waitSynced(ids: number[] = this.nodes.filter((n) => n.daemon).map((n) => n.id), timeoutMs = 30_000, busy = false): Promise<void> {
     const end = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < end) {
@@ -97,7 +99,16 @@ export class PveCluster {
           const m = this.members(id);
           return m.cluster?.quorate === 1 && ids.every((j) => m.nodelist?.[`n${j}`]?.online === 1);
         });
-        if (ok) {
+        if (ok && busy) {
+          const name = `.probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+          const w = await run(['sh', '-c', `echo ${name} > ${this.mount(ids[0]!)}/${name}`], { timeout: 10_000 });
+          if (w.code === 0) {
+            const seen = await waitFor('the probe on every node', () => ids.every((id) => existsSync(join(this.mount(id), name))), 5_000).then(() => true, () => false);
+            await run(['rm', '-f', join(this.mount(ids[0]!), name)], { timeout: 10_000 });
+            if (seen) return;
+            last = `probe ${name} not seen on every node: ${ids.filter((id) => !existsSync(join(this.mount(id), name))).join(',')}`;
+          } else last = `probe write: ${w.stderr}`;
+        } else if (ok) {
           const probe = `probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
           const w = await run(['sh', '-c', `echo ${probe} > ${this.mount(ids[0]!)}/.probe && rm -f ${this.mount(ids[0]!)}/.probe`], { timeout: 10_000 });
           // every node applied the probe: same global version everywhere (a node still catching up is behind)
