@@ -7,7 +7,12 @@ import type { Logger } from '../log.js';
 
 const run = promisify(execFile);
 
-const FUSECTL = '/sys/fs/fuse/connections';
+export const FUSECTL = '/sys/fs/fuse/connections';
+
+/** Mounts fusectl (the connections' control files) where it is not mounted yet; throws when it cannot. */
+export async function ensureFusectl(mounts: { fstype: string }[]): Promise<void> {
+  if (!mounts.some((m) => m.fstype === 'fusectl')) await run('mount', ['-t', 'fusectl', 'fusectl', FUSECTL]);
+}
 
 /** Mount points as listed in /proc/self/mountinfo (octal escapes decoded), with their device (major:minor). */
 export async function mountPoints(): Promise<{ point: string; fstype: string; dev: string }[]> {
@@ -29,11 +34,11 @@ export async function mountPoints(): Promise<{ point: string; fstype: string; de
  * stuck in the kernel: e.g. an invalidation waiting for a directory lock that a caller holds while it waits for an
  * answer only the dead daemon could give. Aborting releases the caller, then the thread, then the process.
  */
-async function abortConnection(dev: string, fusectl: boolean, log: Logger): Promise<void> {
+async function abortConnection(dev: string, mounts: { fstype: string }[], log: Logger): Promise<void> {
   const conn = dev.split(':')[1];
   if (!conn) return;
   try {
-    if (!fusectl) await run('mount', ['-t', 'fusectl', 'fusectl', FUSECTL]);
+    await ensureFusectl(mounts);
     // a connection that ended with its daemon is gone from fusectl: nothing to abort
     if (!existsSync(`${FUSECTL}/${conn}`)) return;
     await writeFile(`${FUSECTL}/${conn}/abort`, '1');
@@ -53,7 +58,7 @@ export async function clearStaleMount(point: string, log: Logger): Promise<void>
   const alive = await run('stat', ['-f', '-c', '%t', point], { timeout: 3000 }).then(() => true, () => false);
   if (alive) throw new Error(`${point} is already mounted by a running filesystem`);
   log.warn({ mount: point }, 'clearing a stale mount left by an earlier daemon');
-  await abortConnection(stale.dev, mounts.some((m) => m.fstype === 'fusectl'), log);
+  await abortConnection(stale.dev, mounts, log);
   for (const cmd of [['fusermount3', '-uz', point], ['umount', '-l', point]]) {
     try {
       await run(cmd[0]!, cmd.slice(1));

@@ -21,6 +21,7 @@ import { StorageHealth } from '../store/storage-errors.js';
 import { Status } from '../status/status.js';
 import { DEFAULT_LOCK_EXPIRY_S } from '../fs/locks.js';
 import { acquireLockFile, type LockFile } from './lockfile.js';
+import { guardMount } from './guard.js';
 import { clearStaleMount } from './mounts.js';
 import { notifyReady } from './sdnotify.js';
 import { createDaemonLogger, DETACHED_ENV, LOG_FILE } from './logging.js';
@@ -227,6 +228,7 @@ async function main(): Promise<void> {
     log.warn({ err: (err as Error).message }, 'no control socket: pvecm verify will not reach this daemon');
   }
   log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
+  await guardMount(o.mount, log);
   tellParent('ready\n');
   notifyReady(log, `${o.mount} mounted`);
 

@@ -193,6 +193,27 @@ print(missing)
     }
   });
 
+  it('the mount has a guard that outlives the daemon only to abort its FUSE connection, then ends', async () => {
+    const d = await startDaemon({ backend });
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === d.mnt)!;
+    const conn = line.split(' ')[2]!.split(':')[1]!;
+    const guards = (): number[] =>
+      pidsMentioning('pmxcfs-guard').filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(conn);
+        } catch {
+          return false;
+        }
+      });
+    const waitGuards = async (n: number): Promise<number> => {
+      for (let i = 0; i < 100 && guards().length !== n; i++) await sleep(50);
+      return guards().length;
+    };
+    expect(await waitGuards(1)).toBe(1);
+    await d.kill('SIGKILL');
+    expect(await waitGuards(0)).toBe(0);
+  });
+
   it('after SIGKILL the mount answers "Transport endpoint is not connected" (or is gone with auto_unmount)', async () => {
     const d = await startDaemon({ backend });
     await d.kill('SIGKILL');
