@@ -162,9 +162,6 @@ export class ClusterCommitter implements Committer {
     });
     this.cpg.on('disconnected', (err) => this.offline(err.message));
     this.cpg.on('membership', (m) => this.onMembership(m));
-    // A ring change reaches CPG and votequorum through separate connections, in no set order: ask votequorum at
-    // once, so changes delivered in the new ring are judged by its quorum, not the old one's.
-    this.cpg.on('totem', () => this.quorum.poll());
     this.cpg.on('message', (m) => this.onMessage(m.nodeid, m.pid, m.data));
     this.quorum.on('change', (q) => this.onQuorum(q));
     this.cmap.on('change', () => this.publishView());
@@ -407,7 +404,6 @@ export class ClusterCommitter implements Committer {
   }
 
   private onMembership(m: CpgMembership): void {
-    this.quorum.poll();
     this.members = m.members;
     for (const gone of m.left) {
       this.reassembly.delete(keyOf(gone.nodeid, gone.pid));

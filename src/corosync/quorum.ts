@@ -88,21 +88,6 @@ export class QuorumClient extends Reconnecting<RawVotequorum, QuorumEvents> {
     this.current = disconnectedState();
   }
 
-  /**
-   * Asks corosync for the quorum state now instead of waiting for its notification, which can arrive after other
-   * services' news of the same ring change (a CPG membership change, say). Emits 'change' when it moved.
-   */
-  poll(): void {
-    const h = this.handle;
-    if (!h) return;
-    try {
-      this.refresh(h, undefined, undefined);
-    } catch (e) {
-      const err = e instanceof CsError ? e : new CsError(String(e), CS.ERR_LIBRARY);
-      if (err.code === CS.ERR_LIBRARY) this.lost(err);
-    }
-  }
-
   /** Sets expected votes (like `pvecm expected N`); corosync refuses values below the current total votes. */
   setExpected(votes: number): void {
     const h = this.handle;
