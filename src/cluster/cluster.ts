@@ -4,7 +4,8 @@
 //
 // Life of a change: commit(op) -> outbox -> one `ops` message per event-loop turn (group commit) -> delivered to
 // every member in the same order -> applied in one SQLite transaction (refused with EACCES where the node is not
-// quorate) -> the writer's promise resolves with its result.
+// quorate) -> once members whose votes make a quorum hold it (src/cluster/confirm.ts) the writer's promise resolves
+// with its result.
 //
 // State exchange: on a membership change every member drops the changes delivered since the last exchange and not
 // yet applied (the writers send them again afterwards), the lowest member sends `sync`, each member answers with its
@@ -21,6 +22,7 @@ import type { ClusterLog, LogEntry } from '../status/clusterlog.js';
 import type { Logger } from '../log.js';
 import { CpgClient, QuorumClient, CmapClient, type CpgMember, type CpgMembership, type QuorumState } from '../corosync/index.js';
 import type { Committer } from './committer.js';
+import { Confirmations } from './confirm.js';
 import { summarize, treeDigest } from './digest.js';
 import { failpointSkipApply } from './failpoints.js';
 import { chooseLeader, entriesToSend, planCatchUp, type MemberState } from './sync.js';
@@ -122,6 +124,13 @@ export class ClusterCommitter implements Committer {
   private seq = 1;
   private readonly inFlight = new Map<number, Outgoing>();
   private held: Held[] = [];
+  /** this member's applied changes waiting until a quorum holds them */
+  private readonly confirm: Confirmations;
+  /** changes of other members applied here and not yet acknowledged to them: writer key -> last seq */
+  private ackDue = new Map<string, number>();
+  /** votes needed for quorum, as last known (a disconnected votequorum says 0: never lower the bar for that) */
+  private votesNeeded = Infinity;
+  private nodeVotes = new Map<number, number>();
   private readonly reassembly = new Map<string, Reassembler>();
   /** members that speak another protocol or sent garbage: ignored until they leave */
   private readonly foreign = new Set<string>();
@@ -151,6 +160,14 @@ export class ClusterCommitter implements Committer {
     this.log = opts.log.child({ module: 'cluster' });
     this.gen = Number(this.store.getMeta('gen') ?? 0);
     this.lastSyncWith = JSON.parse(this.store.getMeta('lastSyncWith') ?? '{}') as Record<string, number>;
+    this.confirm = new Confirmations(() => keyOf(this.nodeId, this.pid), {
+      needed: () => this.votesNeeded,
+      of: (keys) => {
+        let sum = 0;
+        for (const id of new Set([...keys].map((k) => Number(k.slice(0, k.indexOf(':')))))) sum += this.nodeVotes.get(id) ?? 1;
+        return sum;
+      },
+    });
     const retryMs = opts.retryMs ?? 3000;
     this.cpg = new CpgClient({ group: opts.group ?? CPG_GROUP, retryMs });
     this.quorum = new QuorumClient({ retryMs });
@@ -164,8 +181,8 @@ export class ClusterCommitter implements Committer {
     this.cpg.on('membership', (m) => this.onMembership(m));
     this.cpg.on('message', (m) => this.onMessage(m.nodeid, m.pid, m.data));
     this.quorum.on('change', (q) => this.onQuorum(q));
-    this.cmap.on('change', () => this.publishView());
-    this.cmap.on('connected', () => this.publishView());
+    this.cmap.on('change', () => this.onNodelist());
+    this.cmap.on('connected', () => this.onNodelist());
     this.opts.clusterlog.onAdd((e) => this.shareLog(e));
   }
 
@@ -216,12 +233,16 @@ export class ClusterCommitter implements Committer {
   }
 
   private flush(): void {
-    if (this.phase !== 'synced' || this.outbox.length === 0) return;
+    if (this.phase !== 'synced' || this.outbox.length === 0) {
+      this.sendAcks();
+      return;
+    }
     const batch = this.outbox.splice(0);
     const seq = this.seq;
     this.seq += batch.length;
     batch.forEach((o, i) => this.inFlight.set(seq + i, o));
-    const msg: Msg = { t: 'ops', seq, ops: batch.map((o) => o.op) };
+    const acks = this.takeAcks();
+    const msg: Msg = { t: 'ops', seq, ops: batch.map((o) => o.op), ...(acks ? { acks } : {}) };
     this.send(msg).catch((err: Error) => {
       this.log.warn({ err: err.message }, 'a change could not be sent');
       for (let i = 0; i < batch.length; i++) {
@@ -233,6 +254,30 @@ export class ClusterCommitter implements Committer {
     });
   }
 
+  private takeAcks(): number[] | null {
+    if (this.ackDue.size === 0) return null;
+    const acks: number[] = [];
+    for (const [k, last] of this.ackDue) {
+      const i = k.indexOf(':');
+      acks.push(Number(k.slice(0, i)), Number(k.slice(i + 1)), last);
+    }
+    this.ackDue.clear();
+    return acks;
+  }
+
+  /** Tells the writers which of their changes this member applied (when no change of its own carries it). */
+  private sendAcks(): void {
+    const acks = this.takeAcks();
+    if (acks && this.phase !== 'offline') this.sendQuietly({ t: 'ack', acks });
+  }
+
+  private onAcks(from: string, acks: number[]): void {
+    if (!this.isMember(from)) return;
+    for (let i = 0; i + 2 < acks.length; i += 3) {
+      if (acks[i] === this.nodeId && acks[i + 1] === this.pid) this.confirm.acked(from, acks[i + 2]!);
+    }
+  }
+
   private async send(msg: Msg): Promise<void> {
     for (const part of fragment(encode(msg), FRAGMENT)) await this.cpg.send(part);
   }
@@ -241,10 +286,16 @@ export class ClusterCommitter implements Committer {
     this.send(msg).catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'cluster message not sent'));
   }
 
+  /**
+   * This member leaves the group: changes not sent fail with `errno`; changes sent or applied but not confirmed may
+   * have reached others: their fate is unknown (EIO).
+   */
   private failAll(errno: number): void {
     for (const o of this.outbox.splice(0)) o.resolve({ errno });
-    for (const o of this.inFlight.values()) o.resolve({ errno });
+    for (const o of this.inFlight.values()) o.resolve({ errno: E.EIO });
     this.inFlight.clear();
+    this.confirm.failAll();
+    this.ackDue.clear();
   }
 
   // ---- receiving ----
@@ -293,8 +344,12 @@ export class ClusterCommitter implements Committer {
     const key = keyOf(nodeid, pid);
     switch (msg.t) {
       case 'ops':
+        if (msg.acks) this.onAcks(key, msg.acks);
         if (this.phase !== 'synced') this.held.push({ nodeid, pid, msg });
         else this.applyOps({ nodeid, pid, msg });
+        return;
+      case 'ack':
+        this.onAcks(key, msg.acks);
         return;
       case 'sync':
         if (!this.isMember(key)) return;
@@ -375,13 +430,29 @@ export class ClusterCommitter implements Committer {
     if (this.log.isLevelEnabled('debug')) {
       msg.ops.forEach((op, i) => this.log.debug({ op: op.kind, from: nodeid, errno: results[i]!.errno, version: this.store.tree.version }, 'change'));
     }
-    if (!mine) return;
+    const last = msg.seq + msg.ops.length - 1;
+    if (!mine) {
+      if (quorate && !fault) {
+        this.ackDue.set(keyOf(nodeid, pid), last);
+        this.scheduleFlush();
+      }
+      return;
+    }
+    const outs: [Outgoing, ApplyResult][] = [];
     msg.ops.forEach((_, i) => {
       const o = this.inFlight.get(msg.seq + i);
       if (!o) return;
       this.inFlight.delete(msg.seq + i);
-      o.resolve(results[i]!);
+      outs.push([o, results[i]!]);
     });
+    // refused here (no quorum, storage fault): nothing applied, nothing to confirm
+    if (!quorate || fault) for (const [o, r] of outs) o.resolve(r);
+    else {
+      this.confirm.hold(last, (held) => {
+        if (!held) this.log.warn({ ops: outs.length }, 'changes cut off before a quorum confirmed them: their fate is unknown (EIO)');
+        for (const [o, r] of outs) o.resolve(held ? r : { errno: E.EIO });
+      });
+    }
   }
 
   // ---- membership and the state exchange ----
@@ -404,7 +475,11 @@ export class ClusterCommitter implements Committer {
   }
 
   private onMembership(m: CpgMembership): void {
+    const before = new Set(this.members.map((x) => keyOf(x.nodeid, x.pid)));
     this.members = m.members;
+    // every member that moved on with this one delivered what this one delivered (extended virtual synchrony)
+    this.confirm.membershipChanged(m.members.map((x) => keyOf(x.nodeid, x.pid)).filter((k) => before.has(k)));
+    this.ackDue.clear();
     for (const gone of m.left) {
       this.reassembly.delete(keyOf(gone.nodeid, gone.pid));
       this.foreign.delete(keyOf(gone.nodeid, gone.pid));
@@ -456,6 +531,8 @@ export class ClusterCommitter implements Committer {
     // The lowest member watches the exchange: members that never answer (a stuck process, a stray group member)
     // would hold everybody; after the timeout they are named and left out.
     if (this.roundTimer) clearTimeout(this.roundTimer);
+    // acknowledgements go before the state: at the end of the exchange the leader's writers know what it applied
+    this.sendAcks();
     if (this.isLowest()) {
       this.roundTimer = setTimeout(() => {
         if (this.epoch !== epoch || this.leader) return;
@@ -531,6 +608,7 @@ export class ClusterCommitter implements Committer {
           this.opts.clusterlog.add(this.entry(4, msg));
         }
       }
+      this.confirm.exchanged(leader.key, [...this.states.keys()]);
       this.gen = end.gen;
       for (const s of this.states.values()) this.lastSyncWith[String(s.nodeid)] = end.version;
       this.store.setMeta('gen', String(this.gen));
@@ -571,6 +649,10 @@ export class ClusterCommitter implements Committer {
   }
 
   private onQuorum(q: QuorumState): void {
+    if (q.connected && q.quorum > 0 && q.quorum !== this.votesNeeded) {
+      this.votesNeeded = q.quorum;
+      this.confirm.recheck();
+    }
     if (q.quorate !== this.wasQuorate) {
       this.log.info({ quorate: q.quorate, votes: q.totalVotes, expected: q.expectedVotes }, q.quorate ? 'quorate' : 'quorum lost: read-only');
       // Regained quorum: the lowest member asks for an exchange, so a history that went on elsewhere wins first; so
@@ -582,6 +664,15 @@ export class ClusterCommitter implements Committer {
       if (q.quorate && this.phase === 'synced') this.opts.onSynced?.();
     }
     this.wasQuorate = q.quorate;
+    this.publishView();
+  }
+
+  private onNodelist(): void {
+    try {
+      if (this.cmap.connected) this.nodeVotes = new Map(this.cmap.nodelist().map((n) => [n.nodeid, n.quorumVotes]));
+    } catch {
+      /* corosync went away: keep the votes last seen */
+    }
     this.publishView();
   }
 

@@ -8,14 +8,19 @@ import type { Row } from '../store/tree.js';
 import type { LogEntry } from '../status/clusterlog.js';
 
 /** Bumped on every incompatible change; members speaking another version refuse each other at the state exchange. */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 
 /** Identifies one state exchange: the member that started it and its counter. */
 export type Epoch = string;
 
 export type Msg =
-  /** changes from one member, applied in one transaction everywhere; `seq` numbers the first, the others follow */
-  | { t: 'ops'; seq: number; ops: Op[] }
+  /**
+   * changes from one member, applied in one transaction everywhere; `seq` numbers the first, the others follow.
+   * `acks`: the sender applied these writers' changes (src/cluster/confirm.ts), as triples nodeid, pid, last seq
+   */
+  | { t: 'ops'; seq: number; ops: Op[]; acks?: number[] }
+  /** acknowledgements alone, when the member has no change of its own to carry them */
+  | { t: 'ack'; acks: number[] }
   /**
    * starts a state exchange (after a membership change, or asked for: quorum regained, verification mismatch);
    * `ignore` names members (nodeid:pid) that stayed silent in the last one: they are left out until they speak
@@ -136,6 +141,9 @@ const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
 
+/** triples nodeid, pid, seq; one per writer, and a group has far fewer than 4096 members */
+const isAcks = (v: unknown): boolean => Array.isArray(v) && v.length % 3 === 0 && v.length <= 3 * 4096 && v.every(isUint);
+
 function need(ok: boolean, what: string): void {
   if (!ok) throw new WireError(`bad message: ${what}`);
 }
@@ -190,6 +198,10 @@ function checkMsg(b: Record<string, unknown>): Msg {
     case 'ops':
       need(isUint(b.seq) && Array.isArray(b.ops), 'ops');
       (b.ops as unknown[]).forEach(checkOp);
+      need(b.acks === undefined || isAcks(b.acks), 'ops acks');
+      break;
+    case 'ack':
+      need(isAcks(b.acks), 'ack');
       break;
     case 'sync':
       need(isStr(b.epoch) && isStr(b.why), 'sync');

@@ -7,6 +7,7 @@ import { CpgRpc } from '../helpers/cpg-rpc.js';
 import { cleanupAll, sh, sleep } from '../helpers/daemon.js';
 import { treeListing } from '../helpers/listing.js';
 import { CPG_GROUP } from '../../src/cluster/cluster.js';
+import { PROTOCOL } from '../../src/cluster/wire.js';
 
 describe('malformed cluster messages', () => {
   let c: PveCluster;
@@ -55,7 +56,7 @@ describe('malformed cluster messages', () => {
     }
     const log = c.daemon(3).log();
     expect(log).toMatch(/malformed cluster message/);
-    expect(log).toMatch(/protocol version 99, this node version 1/);
+    expect(log).toMatch(new RegExp(`protocol version 99, this node version ${PROTOCOL}`));
     expect((await sh(`echo ok > ${c.mount(2)}/after-garbage.cfg`)).code).toBe(0);
     // node 2 acknowledged once it applied the change; node 3 applies it when the message is delivered there
     await waitFor('the change made on node 2 on node 3', () => treeListing(c.mount(3)).some((l) => l.startsWith('after-garbage.cfg')), DELIVERY.timeout).catch((e: Error) => {

@@ -1,0 +1,71 @@
+// A change is acknowledged only once nodes that make a quorum hold it: a node cut off right after it delivered its
+// own change (CPG orders before every member has it) must not tell its writer "done" for a change the others may
+// never see. The other daemons are frozen (SIGSTOP: their corosync stays in the ring, so the membership does not
+// change) to hold the moment between "ordered here" and "held by a quorum" open.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PveCluster, waitFor } from '../helpers/cluster.js';
+import { cleanupAll, py, sleep } from '../helpers/daemon.js';
+import { treeListing } from '../helpers/listing.js';
+
+describe('acknowledged means held by a quorum (three nodes)', () => {
+  let c: PveCluster;
+  const frozen = new Set<number>();
+  const freeze = (id: number) => {
+    process.kill(c.daemon(id).pid, 'SIGSTOP');
+    frozen.add(id);
+  };
+  const thaw = (id: number) => {
+    process.kill(c.daemon(id).pid, 'SIGCONT');
+    frozen.delete(id);
+  };
+
+  beforeAll(async () => {
+    c = await PveCluster.create({ nodes: 3 });
+    await c.startAll();
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const id of frozen) thaw(id);
+    c?.net.heal();
+    await c?.destroy();
+    await cleanupAll();
+  });
+
+  it('a write waits while no other node has applied it, and completes once one has', async () => {
+    freeze(2);
+    freeze(3);
+    let done = false;
+    const w = py(`print(W('${c.mount(1)}/held.cfg', 'held'))`, { timeout: 30_000 }).then((r) => {
+      done = true;
+      return r;
+    });
+    // node 1 applied it (its own tree shows it) but does not answer the writer yet
+    await waitFor('node 1 applied the change', () => existsSync(join(c.mount(1), 'held.cfg')));
+    await sleep(1000);
+    expect(done).toBe(false);
+    thaw(2);
+    expect((await w).stdout.trim()).toBe('OK');
+    thaw(3);
+    await c.waitSynced([1, 2, 3]);
+    for (const id of [2, 3]) expect(readFileSync(join(c.mount(id), 'held.cfg'), 'utf8')).toBe('held');
+  });
+
+  it('a write whose node is cut off before a quorum holds it answers EIO (unknown), and all nodes end up the same', async () => {
+    freeze(2);
+    freeze(3);
+    const w = py(`print(W('${c.mount(1)}/cutoff.cfg', 'cut'))`, { timeout: 60_000 });
+    await waitFor('node 1 applied the change', () => existsSync(join(c.mount(1), 'cutoff.cfg')));
+    c.net.partition([1]);
+    // the original would have said OK here already; this node says it cannot know
+    expect((await w).stdout.trim()).toMatch(/EIO/);
+    thaw(2);
+    thaw(3);
+    c.net.heal();
+    await c.waitSynced([1, 2, 3], 60_000);
+    const l1 = treeListing(c.mount(1));
+    expect(treeListing(c.mount(2))).toEqual(l1);
+    expect(treeListing(c.mount(3))).toEqual(l1);
+  });
+});
