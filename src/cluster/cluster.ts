@@ -131,6 +131,11 @@ export class ClusterCommitter implements Committer {
   /** votes needed for quorum, as last known (a disconnected votequorum says 0: never lower the bar for that) */
   private votesNeeded = Infinity;
   private nodeVotes = new Map<number, number>();
+  /**
+   * The daemons in the group hold a quorum of votes. Without, a change could never be confirmed (confirm.ts): it is
+   * refused, and since every member of a configuration sees the same members, all of them refuse it alike.
+   */
+  private groupQuorate = false;
   private readonly reassembly = new Map<string, Reassembler>();
   /** members that speak another protocol or sent garbage: ignored until they leave */
   private readonly foreign = new Set<string>();
@@ -160,14 +165,7 @@ export class ClusterCommitter implements Committer {
     this.log = opts.log.child({ module: 'cluster' });
     this.gen = Number(this.store.getMeta('gen') ?? 0);
     this.lastSyncWith = JSON.parse(this.store.getMeta('lastSyncWith') ?? '{}') as Record<string, number>;
-    this.confirm = new Confirmations(() => keyOf(this.nodeId, this.pid), {
-      needed: () => this.votesNeeded,
-      of: (keys) => {
-        let sum = 0;
-        for (const id of new Set([...keys].map((k) => Number(k.slice(0, k.indexOf(':')))))) sum += this.nodeVotes.get(id) ?? 1;
-        return sum;
-      },
-    });
+    this.confirm = new Confirmations(() => keyOf(this.nodeId, this.pid), { needed: () => this.votesNeeded, of: (keys) => this.votesOf(keys) });
     const retryMs = opts.retryMs ?? 3000;
     this.cpg = new CpgClient({ group: opts.group ?? CPG_GROUP, retryMs });
     this.quorum = new QuorumClient({ retryMs });
@@ -208,9 +206,23 @@ export class ClusterCommitter implements Committer {
     this.cmap.close();
   }
 
-  /** Writable: in the group and quorate. During a state exchange changes wait; they are not refused. */
+  /**
+   * Writable: in the group, quorate, and the daemons in the group hold a quorum of votes. During a state exchange
+   * changes wait; they are not refused.
+   */
   quorate(): boolean {
-    return this.phase !== 'offline' && this.quorum.quorate;
+    return this.phase !== 'offline' && this.quorum.quorate && this.groupQuorate;
+  }
+
+  /** Votes of the distinct nodes among these members ("nodeid:pid"). */
+  private votesOf(keys: Iterable<string>): number {
+    let sum = 0;
+    for (const id of new Set([...keys].map((k) => Number(k.slice(0, k.indexOf(':')))))) sum += this.nodeVotes.get(id) ?? 1;
+    return sum;
+  }
+
+  private updateGroupQuorum(): void {
+    this.groupQuorate = this.votesOf(this.members.map((m) => keyOf(m.nodeid, m.pid))) >= this.votesNeeded;
   }
 
   commit(op: Op, kernel = false): Promise<ApplyResult> {
@@ -398,7 +410,7 @@ export class ClusterCommitter implements Committer {
   private applyOps(h: Held): void {
     const { nodeid, pid, msg } = h;
     const results: ApplyResult[] = [];
-    const quorate = this.quorum.quorate;
+    const quorate = this.quorum.quorate && this.groupQuorate;
     const health = this.opts.health;
     let fault = 0;
     const mine = nodeid === this.nodeId && pid === this.pid;
@@ -480,6 +492,7 @@ export class ClusterCommitter implements Committer {
     // every member that moved on with this one delivered what this one delivered (extended virtual synchrony)
     this.confirm.membershipChanged(m.members.map((x) => keyOf(x.nodeid, x.pid)).filter((k) => before.has(k)));
     this.ackDue.clear();
+    this.updateGroupQuorum();
     for (const gone of m.left) {
       this.reassembly.delete(keyOf(gone.nodeid, gone.pid));
       this.foreign.delete(keyOf(gone.nodeid, gone.pid));
@@ -641,6 +654,7 @@ export class ClusterCommitter implements Committer {
     if (this.phase !== 'offline') this.log.warn({ why }, 'not in the cluster group: read-only');
     this.phase = 'offline';
     this.members = [];
+    this.updateGroupQuorum();
     this.held = [];
     this.epoch = null;
     this.leader = null;
@@ -651,8 +665,11 @@ export class ClusterCommitter implements Committer {
   private onQuorum(q: QuorumState): void {
     if (q.connected && q.quorum > 0 && q.quorum !== this.votesNeeded) {
       this.votesNeeded = q.quorum;
+      this.updateGroupQuorum();
       this.confirm.recheck();
     }
+    // this partition lost quorum: what waits for confirmation may or may not be held by the others
+    if (!q.quorate && this.confirm.size) this.confirm.failAll();
     if (q.quorate !== this.wasQuorate) {
       this.log.info({ quorate: q.quorate, votes: q.totalVotes, expected: q.expectedVotes }, q.quorate ? 'quorate' : 'quorum lost: read-only');
       // Regained quorum: the lowest member asks for an exchange, so a history that went on elsewhere wins first; so
@@ -673,6 +690,8 @@ export class ClusterCommitter implements Committer {
     } catch {
       /* corosync went away: keep the votes last seen */
     }
+    this.updateGroupQuorum();
+    this.confirm.recheck();
     this.publishView();
   }
 

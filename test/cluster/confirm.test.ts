@@ -3,7 +3,7 @@
 // never see. The other daemons are frozen (SIGSTOP: their corosync stays in the ring, so the membership does not
 // change) to hold the moment between "ordered here" and "held by a quorum" open.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PveCluster, waitFor } from '../helpers/cluster.js';
 import { cleanupAll, py, sleep } from '../helpers/daemon.js';
@@ -67,5 +67,18 @@ describe('acknowledged means held by a quorum (three nodes)', () => {
     const l1 = treeListing(c.mount(1));
     expect(treeListing(c.mount(2))).toEqual(l1);
     expect(treeListing(c.mount(3))).toEqual(l1);
+  });
+
+  it('with the daemons of two nodes stopped, the third is read-only though corosync is quorate, and writes again once they are back', async () => {
+    await c.stopDaemon(2);
+    await c.stopDaemon(3);
+    // corosync on node 1 is still quorate: the nodes are up, only their pmxcfs is not
+    await waitFor('node 1 read-only', () => (statSync(join(c.mount(1), 'held.cfg')).mode & 0o777) === 0o440);
+    expect(c.members(1).cluster?.quorate).toBe(1);
+    expect((await py(`print(W('${c.mount(1)}/alone.cfg', 'x'))`)).stdout.trim()).toBe('open:EACCES');
+    await c.startDaemon(2);
+    await c.startDaemon(3);
+    await c.waitSynced([1, 2, 3]);
+    expect((await py(`print(W('${c.mount(1)}/together.cfg', 'x'))`)).stdout.trim()).toBe('OK');
   });
 });
