@@ -165,7 +165,21 @@ export class ClusterCommitter implements Committer {
     this.log = opts.log.child({ module: 'cluster' });
     this.gen = Number(this.store.getMeta('gen') ?? 0);
     this.lastSyncWith = JSON.parse(this.store.getMeta('lastSyncWith') ?? '{}') as Record<string, number>;
-    this.confirm = new Confirmations(() => keyOf(this.nodeId, this.pid), { needed: () => this.votesNeeded, of: (keys) => this.votesOf(keys) });
+    this.confirm = new Confirmations(
+      () => keyOf(this.nodeId, this.pid),
+      {
+        needed: () => this.votesNeeded,
+        votesOf: (keys) => this.votesOf(keys),
+        others: () => {
+          const me = keyOf(this.nodeId, this.pid);
+          return this.members.map((m) => keyOf(m.nodeid, m.pid)).filter((k) => k !== me);
+        },
+      },
+      {
+        waitAllMs: Number(process.env.PMXCFS_ACK_WAIT_MS ?? 1000),
+        onLagging: (k) => this.log.warn({ member: k }, 'a member did not apply changes in time: not waiting for it until it catches up'),
+      },
+    );
     const retryMs = opts.retryMs ?? 3000;
     this.cpg = new CpgClient({ group: opts.group ?? CPG_GROUP, retryMs });
     this.quorum = new QuorumClient({ retryMs });

@@ -12,13 +12,26 @@
 // membership change that leaves fewer holders makes the change's fate unknown: the writer gets EIO (it may or may
 // not survive), never a success that a catch-up takes back.
 //
-// Pure bookkeeping: members are "nodeid:pid" keys; votes come from the caller.
+// Beyond the quorum, the writer waits for every other member (up to `waitAllMs`), so that once a write returned,
+// a read on any node sees it (reads are answered from the node's own tree). A member that has not applied a change
+// `waitAllMs` after a quorum did is "lagging": nobody waits for it until it has caught up.
+//
+// Bookkeeping only: members are "nodeid:pid" keys; votes and members come from the caller.
 
-export interface Votes {
+export interface Group {
   /** votes needed for quorum (votequorum) */
   needed(): number;
   /** votes of the distinct nodes among these members */
-  of(keys: Iterable<string>): number;
+  votesOf(keys: Iterable<string>): number;
+  /** the other members of the group now */
+  others(): Iterable<string>;
+}
+
+export interface ConfirmOptions {
+  /** how long past a quorum to wait for the other members (ms) */
+  waitAllMs: number;
+  /** a member did not apply a change within waitAllMs past the quorum (it is waited for again once caught up) */
+  onLagging?: (member: string) => void;
 }
 
 interface Entry {
@@ -26,38 +39,51 @@ interface Entry {
   last: number;
   holders: Set<string>;
   settle: (held: boolean) => void;
+  /** when a quorum first held it (ms, performance.now) */
+  quorumAt?: number;
 }
 
 export class Confirmations {
-  /** applied here, not yet known to be held by a quorum; in sequence order */
+  /** applied here, not yet acknowledged to the writer; in sequence order */
   private entries: Entry[] = [];
+  private readonly lagging = new Set<string>();
+  /** the last sequence number acknowledged to a writer */
+  private lastSettled = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly self: () => string,
-    private readonly votes: Votes,
+    private readonly group: Group,
+    private readonly opts: ConfirmOptions,
   ) {}
 
   get size(): number {
     return this.entries.length;
   }
 
-  /** A message of this member, ops up to `last`, was applied here: `settle(true)` once a quorum holds it. */
+  /** Members not waited for now. */
+  get laggingMembers(): string[] {
+    return [...this.lagging];
+  }
+
+  /** A message of this member, ops up to `last`, was applied here: `settle(true)` once it may be acknowledged. */
   hold(last: number, settle: (held: boolean) => void): void {
-    const e: Entry = { last, holders: new Set([this.self()]), settle };
-    if (this.enough(e)) settle(true);
-    else this.entries.push(e);
+    this.entries.push({ last, holders: new Set([this.self()]), settle });
+    this.advance();
   }
 
   /** `member` applied this member's ops up to `upto`. */
   acked(member: string, upto: number): void {
-    let i = 0;
-    for (; i < this.entries.length && this.entries[i]!.last <= upto; i++) this.entries[i]!.holders.add(member);
-    this.settleHeld(i);
+    for (let i = 0; i < this.entries.length && this.entries[i]!.last <= upto; i++) this.entries[i]!.holders.add(member);
+    if (this.lagging.has(member) && upto >= this.lastSettled) this.lagging.delete(member);
+    this.advance();
   }
 
   /** The configuration changed; `survivors` were members before and are members now (this member included). */
   membershipChanged(survivors: Iterable<string>): void {
     const s = [...survivors];
+    const now = new Set(this.group.others());
+    for (const k of this.lagging) if (!now.has(k)) this.lagging.delete(k);
     for (const e of this.entries) for (const k of s) e.holders.add(k);
     this.decideAll();
   }
@@ -76,32 +102,56 @@ export class Confirmations {
     this.decideAll();
   }
 
-  /** Votes needed changed (expected votes set, nodelist changed): some may be enough now. */
+  /** Votes needed or the members changed (expected votes set, nodelist changed): some may be enough now. */
   recheck(): void {
-    const keep: Entry[] = [];
-    const done: Entry[] = [];
-    for (const e of this.entries) (this.enough(e) ? done : keep).push(e);
-    this.entries = keep;
-    for (const e of done) e.settle(true);
+    this.advance();
   }
 
-  /** This member leaves the group (corosync gone, shutdown): nothing can be confirmed any more. */
+  /** This member leaves the group (corosync gone, shutdown) or lost quorum: the fate of every change is unknown. */
   failAll(): void {
     const all = this.entries;
     this.entries = [];
+    this.clearTimer();
     for (const e of all) e.settle(false);
   }
 
-  private enough(e: Entry): boolean {
-    return this.votes.of(e.holders) >= Math.max(1, this.votes.needed());
+  private quorum(e: Entry): boolean {
+    return this.group.votesOf(e.holders) >= Math.max(1, this.group.needed());
   }
 
-  /** Settles the entries among the first `n` that a quorum holds (acks cover a prefix, so they are a prefix). */
-  private settleHeld(n: number): void {
-    let k = 0;
-    while (k < n && this.enough(this.entries[k]!)) k++;
-    if (k === 0) return;
-    const done = this.entries.splice(0, k);
+  private missing(e: Entry): string[] {
+    const out: string[] = [];
+    for (const k of this.group.others()) if (!e.holders.has(k) && !this.lagging.has(k)) out.push(k);
+    return out;
+  }
+
+  /**
+   * Settles, in order, what a quorum holds and every other member has applied (or has had waitAllMs to). A later
+   * entry never has a holder an earlier one lacks (acks cover a prefix), so the first one that waits stops the walk.
+   */
+  private advance(): void {
+    let n = 0;
+    const now = performance.now();
+    for (; n < this.entries.length; n++) {
+      const e = this.entries[n]!;
+      if (!this.quorum(e)) break;
+      const missing = this.missing(e);
+      if (missing.length === 0) continue;
+      e.quorumAt ??= now;
+      const left = e.quorumAt + this.opts.waitAllMs - now;
+      if (left > 0) {
+        this.armTimer(left);
+        break;
+      }
+      for (const k of missing) {
+        this.lagging.add(k);
+        this.opts.onLagging?.(k);
+      }
+    }
+    if (n === 0) return;
+    const done = this.entries.splice(0, n);
+    this.lastSettled = done[done.length - 1]!.last;
+    if (this.entries.length === 0) this.clearTimer();
     for (const e of done) e.settle(true);
   }
 
@@ -109,6 +159,25 @@ export class Confirmations {
   private decideAll(): void {
     const all = this.entries;
     this.entries = [];
-    for (const e of all) e.settle(this.enough(e));
+    this.clearTimer();
+    for (const e of all) {
+      const held = this.quorum(e);
+      if (held) this.lastSettled = e.last;
+      e.settle(held);
+    }
+  }
+
+  private armTimer(ms: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.advance();
+    }, Math.ceil(ms));
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

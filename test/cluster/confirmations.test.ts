@@ -2,14 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { Confirmations } from '../../src/cluster/confirm.js';
 
-function setup(needed: number, votes: Record<number, number> = {}) {
+const votesOf = (votes: Record<number, number>) => (keys: Iterable<string>) =>
+  [...new Set([...keys].map((k) => Number(k.split(':')[0])))].reduce((s, id) => s + (votes[id] ?? 1), 0);
+
+/** `others`: the other members (default none: only the quorum matters); waitAllMs 0 unless given */
+function setup(needed: number, votes: Record<number, number> = {}, others: string[] = [], waitAllMs = 0) {
   const settled: [number, boolean][] = [];
-  const c = new Confirmations(() => '1:100', {
-    needed: () => needed,
-    of: (keys) => [...new Set([...keys].map((k) => Number(k.split(':')[0])))].reduce((s, id) => s + (votes[id] ?? 1), 0),
-  });
+  const lagging: string[] = [];
+  const c = new Confirmations(() => '1:100', { needed: () => needed, votesOf: votesOf(votes), others: () => others }, { waitAllMs, onLagging: (k) => lagging.push(k) });
   const hold = (last: number) => c.hold(last, (held) => settled.push([last, held]));
-  return { c, settled, hold };
+  return { c, settled, hold, lagging, others };
 }
 
 describe('confirmations', () => {
@@ -84,7 +86,7 @@ describe('confirmations', () => {
   it('lower expected votes confirm what waits; leaving the group fails the rest as unknown', () => {
     const { c, settled, hold } = setup(2);
     let needed = 2;
-    const c2 = new Confirmations(() => '1:100', { needed: () => needed, of: (k) => new Set([...k]).size });
+    const c2 = new Confirmations(() => '1:100', { needed: () => needed, votesOf: (k) => new Set([...k]).size, others: () => [] }, { waitAllMs: 0 });
     const s2: boolean[] = [];
     c2.hold(1, (h) => s2.push(h));
     needed = 1;
@@ -93,5 +95,42 @@ describe('confirmations', () => {
     hold(1);
     c.failAll();
     expect(settled).toEqual([[1, false]]);
+  });
+
+  it('past the quorum, the writer waits for every other member, so reads on any node see the change', () => {
+    const { c, settled, hold } = setup(2, {}, ['2:200', '3:300'], 60_000);
+    hold(1);
+    c.acked('2:200', 1);
+    expect(settled).toEqual([]);
+    c.acked('3:300', 1);
+    expect(settled).toEqual([[1, true]]);
+  });
+
+  it('a member that does not apply in time is left behind until it caught up, then waited for again', async () => {
+    const { c, settled, hold, lagging } = setup(2, {}, ['2:200', '3:300'], 30);
+    hold(1);
+    c.acked('2:200', 1);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(settled).toEqual([[1, true]]);
+    expect(lagging).toEqual(['3:300']);
+    // lagging: not waited for
+    hold(2);
+    c.acked('2:200', 2);
+    expect(settled).toEqual([[1, true], [2, true]]);
+    // caught up with everything acknowledged: waited for again
+    c.acked('3:300', 2);
+    expect(c.laggingMembers).toEqual([]);
+    hold(3);
+    c.acked('2:200', 3);
+    expect(settled.length).toBe(2);
+    c.acked('3:300', 3);
+    expect(settled).toEqual([[1, true], [2, true], [3, true]]);
+  });
+
+  it('a membership change does not wait for the members that joined', () => {
+    const { c, settled, hold } = setup(2, {}, ['2:200', '3:300', '4:400'], 60_000);
+    hold(1);
+    c.membershipChanged(['1:100', '2:200', '3:300']);
+    expect(settled).toEqual([[1, true]]);
   });
 });

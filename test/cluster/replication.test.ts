@@ -25,6 +25,34 @@ describe('a 3-node cluster', () => {
     await vi.waitFor(() => expect(readFileSync(join(c.mount(2), 'storage.cfg'), 'utf8')).toBe('hello\n'), DELIVERY);
   });
 
+  it('once a write returned on one node, every other node reads it at once (overwrites, new files, tmp + rename)', async () => {
+    // no waiting for delivery: the writer is answered once every member applied the change (src/cluster/confirm.ts)
+    const r = await py(`
+import os
+M = {1: '${c.mount(1)}', 2: '${c.mount(2)}', 3: '${c.mount(3)}'}
+p = lambda n, f: M[n] + '/' + f
+bad = []
+for i in range(150):
+    w = 1 + (i // 3) % 3
+    if i % 3 == 0:
+        out = W(p(w, 'raw.cfg'), 'v%d' % i)
+    elif i % 3 == 1:
+        out = W(p(w, 'new-%d.cfg' % i), 'v%d' % i)
+    else:
+        out = W(p(w, 'tmp.cfg.tmp'), 'v%d' % i)
+        if out == 'OK': os.rename(p(w, 'tmp.cfg.tmp'), p(w, 'tmp.cfg'))
+    f = ['raw.cfg', 'new-%d.cfg' % i, 'tmp.cfg'][i % 3]
+    for n in (1, 2, 3):
+        try:
+            got = open(p(n, f)).read()
+        except OSError as e:
+            got = str(e)
+        if out != 'OK' or got != 'v%d' % i: bad.append((i, n, out, got))
+print(bad)
+`, { timeout: 60_000 });
+    expect(r.stdout.trim()).toBe('[]');
+  });
+
   it('vim on node 1 and write-temp-and-rename on node 2 are read back with cat on node 3', async () => {
     const v = await sh(`printf 'old\\n' > ${c.mount(1)}/datacenter.cfg && vim -es -u NONE -c '%s/old/new/' -c 'wq' ${c.mount(1)}/datacenter.cfg`);
     expect(v.code, v.stderr).toBe(0);
