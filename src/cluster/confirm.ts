@@ -28,7 +28,7 @@ export interface Group {
 }
 
 export interface ConfirmOptions {
-  /** how long past a quorum to wait for the other members (ms) */
+  /** how long past a quorum to wait for the other members (ms); 0: do not wait past the quorum */
   waitAllMs: number;
   /** a member did not apply a change within waitAllMs past the quorum (it is waited for again once caught up) */
   onLagging?: (member: string) => void;
@@ -121,6 +121,7 @@ export class Confirmations {
 
   private missing(e: Entry): string[] {
     const out: string[] = [];
+    if (this.opts.waitAllMs <= 0) return out; // a quorum is enough (PMXCFS_ACK_WAIT_MS=0)
     for (const k of this.group.others()) if (!e.holders.has(k) && !this.lagging.has(k)) out.push(k);
     return out;
   }

@@ -133,4 +133,12 @@ describe('confirmations', () => {
     c.membershipChanged(['1:100', '2:200', '3:300']);
     expect(settled).toEqual([[1, true]]);
   });
+
+  it('with no wait past the quorum (PMXCFS_ACK_WAIT_MS=0) a quorum is enough and nobody is called lagging', () => {
+    const { c, settled, hold, lagging } = setup(2, {}, ['2:200', '3:300'], 0);
+    hold(1);
+    c.acked('2:200', 1);
+    expect(settled).toEqual([[1, true]]);
+    expect(lagging).toEqual([]);
+  });
 });
