@@ -24,7 +24,7 @@ import { CpgClient, QuorumClient, CmapClient, type CpgMember, type CpgMembership
 import type { Committer } from './committer.js';
 import { Confirmations } from './confirm.js';
 import { summarize, treeDigest } from './digest.js';
-import { failpointSkipApply } from './failpoints.js';
+import { failpointDropEnd, failpointSkipApply } from './failpoints.js';
 import { chooseLeader, entriesToSend, planCatchUp, type MemberState } from './sync.js';
 import { PROTOCOL, Reassembler, WireError, decode, encode, fragment, type Epoch, type Msg } from './wire.js';
 
@@ -95,6 +95,7 @@ export interface VerifyResult {
 
 /** fault injection for tests (src/cluster/failpoints.ts); null in normal operation */
 const skipApply = failpointSkipApply(process.env);
+let dropEnd = failpointDropEnd(process.env);
 
 const keyOf = (nodeid: number, pid: number): string => `${nodeid}:${pid}`;
 const nowS = (): number => Math.floor(Date.now() / 1000);
@@ -143,6 +144,8 @@ export class ClusterCommitter implements Committer {
   private readonly silent = new Set<string>();
   private askAfterRound = false;
   private roundTimer: NodeJS.Timeout | undefined;
+  /** re-armed by every sign of progress of the exchange; when it fires, the exchange is asked for again */
+  private stallTimer: NodeJS.Timeout | undefined;
   // verification
   private verifyTimer: NodeJS.Timeout | undefined;
   private verifying: {
@@ -170,9 +173,10 @@ export class ClusterCommitter implements Committer {
       {
         needed: () => this.votesNeeded,
         votesOf: (keys) => this.votesOf(keys),
+        // members that speak another protocol or stayed silent in an exchange apply nothing: not waited for
         others: () => {
           const me = keyOf(this.nodeId, this.pid);
-          return this.members.map((m) => keyOf(m.nodeid, m.pid)).filter((k) => k !== me);
+          return this.liveMembers().map((m) => keyOf(m.nodeid, m.pid)).filter((k) => k !== me);
         },
       },
       {
@@ -388,12 +392,14 @@ export class ClusterCommitter implements Committer {
       case 'state':
         if (msg.epoch !== this.epoch || !this.isMember(key)) return;
         this.silent.delete(key);
+        this.watchStall(msg.epoch);
         this.states.set(key, { key, nodeid, pid, gen: msg.gen, version: msg.version, mtime: msg.mtime, lead: msg.lead, inodes: msg.inodes, digests: msg.digests });
         this.opts.clusterlog.merge(msg.log);
         this.maybeComplete();
         return;
       case 'update':
         if (msg.epoch !== this.epoch || this.leader?.key !== key) return;
+        this.watchStall(msg.epoch);
         if (nodeid === this.nodeId && pid === this.pid) return; // the leader's own rows: it has them already
         for (const r of msg.rows) this.updates.set(r.inode, r);
         return;
@@ -523,6 +529,7 @@ export class ClusterCommitter implements Committer {
     this.updates.clear();
     this.publishView();
     if (this.isLowest()) this.requestSync('membership changed');
+    this.watchStall(null);
     if (this.verifying) this.maybeVerified();
   }
 
@@ -558,6 +565,7 @@ export class ClusterCommitter implements Committer {
     // The lowest member watches the exchange: members that never answer (a stuck process, a stray group member)
     // would hold everybody; after the timeout they are named and left out.
     if (this.roundTimer) clearTimeout(this.roundTimer);
+    this.watchStall(epoch);
     // acknowledgements go before the state: at the end of the exchange the leader's writers know what it applied
     this.sendAcks();
     if (this.isLowest()) {
@@ -573,6 +581,23 @@ export class ClusterCommitter implements Committer {
       t: 'state', epoch, gen: this.gen, version: this.store.tree.version, mtime, lead: !this.yieldLead, inodes, digests,
       log: this.opts.clusterlog.newest(50),
     });
+  }
+
+  /**
+   * Any member still in the same exchange (or still waiting for one after a membership change: `epoch` null) after a
+   * while without progress (no state, no update) asks for a new one: whatever held it (a `sync` or an `end` whose
+   * send failed, members that chose different leaders), the next exchange starts from scratch. Progress re-arms it,
+   * so a long catch-up is not cut short.
+   */
+  private watchStall(epoch: Epoch | null): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    const ms = 2 * Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000) + 5000;
+    this.stallTimer = setTimeout(() => {
+      if (this.epoch !== epoch || this.phase !== 'syncing') return;
+      this.log.warn({ epoch, leader: this.leader?.nodeid, states: this.states.size }, 'the state exchange made no progress: asking for a new one');
+      this.requestSync('the exchange made no progress');
+    }, ms);
+    this.stallTimer.unref();
   }
 
   private maybeComplete(): void {
@@ -605,6 +630,10 @@ export class ClusterCommitter implements Committer {
       if (rows.length) await this.send({ t: 'update', epoch, rows });
       if (this.epoch !== epoch) return;
       const gen = Math.max(...states.map((s) => s.gen)) + (this.quorum.quorate ? 1 : 0);
+      if (dropEnd !== null && tree.resolve(dropEnd)) {
+        dropEnd = null;
+        throw new Error('failpoint drop-end');
+      }
       await this.send({ t: 'end', epoch, version: tree.version, gen, mtime: tree.root.mtime, writer: this.nodeId, count: send.length });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'state exchange interrupted');
@@ -650,6 +679,7 @@ export class ClusterCommitter implements Committer {
     this.phase = 'synced';
     this.epoch = null;
     if (this.roundTimer) clearTimeout(this.roundTimer);
+    if (this.stallTimer) clearTimeout(this.stallTimer);
     if (this.askAfterRound) {
       this.askAfterRound = false;
       this.requestSync('left out of the last exchange');

@@ -126,19 +126,24 @@ describe('bad input from the network', () => {
     const report: string[] = [];
     for (let ep = 0; ep < episodes; ep++) {
       const on = IDS[ep % 3]!;
+      const step = (what: string) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} fuzz episode ${ep}: ${what}\n`);
+      step('stranger joins');
       const s = await CpgRpc.start(c.net, on, { group: CPG_GROUP });
       strangers.push(s);
       // it never answers the state exchange its arrival starts: it is left out after the timeout
+      step('synced with the stranger');
       await c.waitSynced(IDS, 30_000);
       const logStart = IDS.map((id) => c.daemon(id).log().length);
       const { bufs, prefix, what } = episodeMessages(r, daemonKeys, ep % 3 === 1);
       report.push(`episode ${ep} from node ${on} (pid ${s.pid}): ${prefix} valid, then ${what}, ${bufs.length} messages`);
+      step(`sending ${bufs.length} messages`);
       for (const b of bufs) await s.call('send', { text: b.toString('latin1') });
       const newLines = (id: number) => logLines(c.daemon(id).log().slice(logStart[id - 1]));
       const refusalsOf = (id: number) => newLines(id).filter((l) => isRefusal(l) && l.pid === s.pid);
       await waitFor(`every daemon refused the sender of episode ${ep} (${what})`, () => IDS.every((id) => refusalsOf(id).length >= 1), 20_000).catch((e: Error) => {
         throw new Error(`${e.message}\n${report.join('\n')}\n${c.daemon(1).log().split('\n').slice(-8).join('\n')}`);
       });
+      step('refused; waiting for sync');
       await c.waitSynced(IDS, 30_000);
       expect([...dead], report.join('\n')).toEqual([]);
       for (const id of IDS) {
@@ -149,9 +154,11 @@ describe('bad input from the network', () => {
         expect(newLines(id).length).toBeLessThan(80);
       }
       // writes go on through every mount and reach every node
+      step('writes');
       for (const id of IDS) {
-        const w = await sh(`echo ep${ep} > ${c.mount(id)}/w-${ep}-${id}.cfg`);
-        expect(w.code, w.stderr).toBe(0);
+        const w = await sh(`echo ep${ep} > ${c.mount(id)}/w-${ep}-${id}.cfg`, { timeout: 15_000 });
+        const tails = () => IDS.map((j) => `--- node ${j}\n${c.daemon(j).log().split('\n').slice(-25).join('\n')}`).join('\n');
+        expect(w.code, `write on node ${id}: ${w.stderr}\n${report.at(-1)}\n${w.code === 0 ? '' : tails()}`).toBe(0);
       }
       await waitFor('the writes on every node', () => IDS.every((id) => IDS.every((j) => existsSync(`${c.mount(id)}/w-${ep}-${j}.cfg`))), 10_000);
       await c.waitSynced(IDS, 30_000);

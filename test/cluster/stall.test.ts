@@ -1,0 +1,39 @@
+// A state exchange that stalls (its leader's `end` never comes: a failed send, members that disagree on the leader)
+// must not hold the cluster for good: every member still in it after a while without progress asks for a new one.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DELIVERY, PveCluster } from '../helpers/cluster.js';
+import { cleanupAll, sh } from '../helpers/daemon.js';
+
+describe('a stalled state exchange (three nodes)', () => {
+  let c: PveCluster;
+
+  beforeAll(async () => {
+    c = await PveCluster.create({ nodes: 3 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await c?.destroy();
+    await cleanupAll();
+  });
+
+  it('an exchange whose leader never sends its end is asked for again, and the nodes sync and write', async () => {
+    const env = { PMXCFS_SYNC_TIMEOUT_MS: '1000' };
+    // node 1 leads the exchanges (lowest node id, same history) and drops its first `end` once stall.trigger exists
+    await c.startDaemon(1, { ...env, PMXCFS_FAILPOINTS: 'drop-end:stall.trigger' });
+    await c.startDaemon(2, env);
+    await c.startDaemon(3, env);
+    await c.waitSynced([1, 2, 3]);
+    expect((await sh(`echo x > ${c.mount(1)}/stall.trigger`, { timeout: 15_000 })).code).toBe(0);
+    // node 3's daemon goes: the exchange of nodes 1 and 2 that follows, led by node 1, stalls; nothing else happens
+    await c.killDaemon(3);
+    await c.waitSynced([1, 2], 60_000);
+    expect(c.daemon(1).log()).toMatch(/failpoint drop-end/);
+    expect(c.daemon(2).log()).toMatch(/the state exchange made no progress/);
+    await c.startDaemon(3, env);
+    await c.waitSynced([1, 2, 3], 60_000);
+    expect((await sh(`echo after > ${c.mount(2)}/after-stall.cfg`, { timeout: 15_000 })).code).toBe(0);
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(3), 'after-stall.cfg'), 'utf8')).toBe('after\n'), DELIVERY);
+  }, 90_000);
+});
