@@ -501,6 +501,14 @@ export class ClusterCommitter implements Committer {
     });
   }
 
+  /** This member's place among the live members, lowest first (-1: not among them). */
+  private myRank(): number {
+    const me = keyOf(this.nodeId, this.pid);
+    return this.liveMembers()
+      .sort((a, b) => a.nodeid - b.nodeid || a.pid - b.pid)
+      .findIndex((m) => keyOf(m.nodeid, m.pid) === me);
+  }
+
   private isLowest(): boolean {
     const live = this.liveMembers().sort((a, b) => a.nodeid - b.nodeid || a.pid - b.pid);
     return live.length > 0 && live[0]!.nodeid === this.nodeId && live[0]!.pid === this.pid;
@@ -528,7 +536,16 @@ export class ClusterCommitter implements Committer {
     this.states.clear();
     this.updates.clear();
     this.publishView();
-    if (this.isLowest()) this.requestSync('membership changed');
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    const rank = this.myRank();
+    if (rank === 0) this.requestSync('membership changed');
+    else if (rank > 0) {
+      // the lowest may be a member that never speaks: the next ones start the exchange in turn
+      this.roundTimer = setTimeout(() => {
+        if (this.epoch === null && this.phase === 'syncing') this.requestSync('the lowest member did not start the exchange');
+      }, rank * Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000));
+      this.roundTimer.unref();
+    }
     this.watchStall(null);
     if (this.verifying) this.maybeVerified();
   }
@@ -562,21 +579,23 @@ export class ClusterCommitter implements Committer {
     this.updates.clear();
     const { inodes, digests } = summarize(this.store.tree);
     const mtime = this.store.tree.root.mtime;
-    // The lowest member watches the exchange: members that never answer (a stuck process, a stray group member)
-    // would hold everybody; after the timeout they are named and left out.
+    // Every member watches the exchange: members that never answer (a stuck process, a stray group member) would
+    // hold everybody; after the timeout they are named and left out. The lowest member first, the next ones later
+    // in turn: the lowest may be the one that does not answer.
     if (this.roundTimer) clearTimeout(this.roundTimer);
     this.watchStall(epoch);
     // acknowledgements go before the state: at the end of the exchange the leader's writers know what it applied
     this.sendAcks();
-    if (this.isLowest()) {
-      this.roundTimer = setTimeout(() => {
-        if (this.epoch !== epoch || this.leader) return;
-        const missing = this.liveMembers().map((m) => keyOf(m.nodeid, m.pid)).filter((k) => !this.states.has(k));
-        this.log.warn({ missing }, 'members did not answer the state exchange: leaving them out');
-        this.requestSync('members did not answer', missing);
-      }, Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000));
-      this.roundTimer.unref();
-    }
+    const rank = this.myRank();
+    const timeout = Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000);
+    this.roundTimer = setTimeout(() => {
+      if (this.epoch !== epoch || this.leader) return;
+      const missing = this.liveMembers().map((m) => keyOf(m.nodeid, m.pid)).filter((k) => !this.states.has(k));
+      if (missing.length === 0) return;
+      this.log.warn({ missing }, 'members did not answer the state exchange: leaving them out');
+      this.requestSync('members did not answer', missing);
+    }, timeout * (1 + Math.max(0, rank)));
+    this.roundTimer.unref();
     this.sendQuietly({
       t: 'state', epoch, gen: this.gen, version: this.store.tree.version, mtime, lead: !this.yieldLead, inodes, digests,
       log: this.opts.clusterlog.newest(50),
@@ -591,7 +610,8 @@ export class ClusterCommitter implements Committer {
    */
   private watchStall(epoch: Epoch | null): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
-    const ms = 2 * Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000) + 5000;
+    // past every member's turn to name the silent ones (beginRound)
+    const ms = (2 + this.members.length) * Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000) + 5000;
     this.stallTimer = setTimeout(() => {
       if (this.epoch !== epoch || this.phase !== 'syncing') return;
       this.log.warn({ epoch, leader: this.leader?.nodeid, states: this.states.size }, 'the state exchange made no progress: asking for a new one');

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DELIVERY, PveCluster } from '../helpers/cluster.js';
 import { cleanupAll, sh } from '../helpers/daemon.js';
+import { CpgRpc } from '../helpers/cpg-rpc.js';
+import { CPG_GROUP } from '../../src/cluster/cluster.js';
 
 describe('a stalled state exchange (three nodes)', () => {
   let c: PveCluster;
@@ -37,4 +39,21 @@ describe('a stalled state exchange (three nodes)', () => {
     expect((await sh(`echo after > ${c.mount(2)}/after-stall.cfg`, { timeout: 15_000 })).code).toBe(0);
     await vi.waitFor(() => expect(readFileSync(join(c.mount(3), 'after-stall.cfg'), 'utf8')).toBe('after\n'), DELIVERY);
   }, 90_000);
+
+  it('a stray group member that is the lowest (and never speaks) does not hold the exchange', async () => {
+    // without node 1's daemon, a test CPG member on node 1 is the lowest member: it would start and watch exchanges
+    await c.stopDaemon(1);
+    await c.waitSynced([2, 3]);
+    const stray = await CpgRpc.start(c.net, 1, { group: CPG_GROUP });
+    try {
+      await c.waitSynced([2, 3], 60_000);
+      expect((await sh(`echo stray > ${c.mount(3)}/with-stray.cfg`, { timeout: 15_000 })).code).toBe(0);
+      await vi.waitFor(() => expect(readFileSync(join(c.mount(2), 'with-stray.cfg'), 'utf8')).toBe('stray\n'), DELIVERY);
+      expect(`${c.daemon(2).log()}\n${c.daemon(3).log()}`).toMatch(/members did not answer the state exchange/);
+    } finally {
+      await stray.call('exit', {}, 2000).catch(() => stray.kill());
+    }
+    await c.startDaemon(1, { PMXCFS_SYNC_TIMEOUT_MS: '1000' });
+    await c.waitSynced([1, 2, 3], 60_000);
+  }, 120_000);
 });
