@@ -433,6 +433,8 @@ export class ClusterCommitter implements Committer {
     const quorate = this.quorum.quorate && this.groupQuorate;
     const health = this.opts.health;
     let fault = 0;
+    /** the batch committed here (not refused by a storage fault or a failed transaction) */
+    let stored = false;
     const mine = nodeid === this.nodeId && pid === this.pid;
     try {
       fault = health?.check() ?? 0;
@@ -450,6 +452,7 @@ export class ClusterCommitter implements Committer {
           }
         });
       });
+      stored = true;
       health?.succeeded();
     } catch (err) {
       // This node could not store what every other node stored: it no longer holds the cluster's tree.
@@ -463,8 +466,9 @@ export class ClusterCommitter implements Committer {
       msg.ops.forEach((op, i) => this.log.debug({ op: op.kind, from: nodeid, errno: results[i]!.errno, version: this.store.tree.version }, 'change'));
     }
     const last = msg.seq + msg.ops.length - 1;
+    const applied = quorate && stored;
     if (!mine) {
-      if (quorate && !fault) {
+      if (applied) {
         this.ackDue.set(keyOf(nodeid, pid), last);
         this.scheduleFlush();
       }
@@ -477,8 +481,8 @@ export class ClusterCommitter implements Committer {
       this.inFlight.delete(msg.seq + i);
       outs.push([o, results[i]!]);
     });
-    // refused here (no quorum, storage fault): nothing applied, nothing to confirm
-    if (!quorate || fault) for (const [o, r] of outs) o.resolve(r);
+    // refused here (no quorum, storage fault, failed transaction): nothing applied, nothing to confirm
+    if (!applied) for (const [o, r] of outs) o.resolve(r);
     else {
       this.confirm.hold(last, (held) => {
         if (!held) this.log.warn({ ops: outs.length }, 'changes cut off before a quorum confirmed them: their fate is unknown (EIO)');
