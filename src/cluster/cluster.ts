@@ -31,6 +31,8 @@ import { PROTOCOL, Reassembler, WireError, decode, encode, fragment, type Epoch,
 export const CPG_GROUP = 'pmxcfs-ts';
 /** Payload of one CPG message; larger messages go in fragments. */
 const FRAGMENT = 256 * 1024;
+/** How long a member of a state exchange may stay silent before it is left out (each later member waits longer). */
+const SYNC_TIMEOUT_MS = Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000);
 /** Rows per `update` message (bounded memory on both sides; large files are fragmented anyway). */
 const UPDATE_BYTES = 512 * 1024;
 
@@ -514,8 +516,7 @@ export class ClusterCommitter implements Committer {
   }
 
   private isLowest(): boolean {
-    const live = this.liveMembers().sort((a, b) => a.nodeid - b.nodeid || a.pid - b.pid);
-    return live.length > 0 && live[0]!.nodeid === this.nodeId && live[0]!.pid === this.pid;
+    return this.myRank() === 0;
   }
 
   private onMembership(m: CpgMembership): void {
@@ -547,7 +548,7 @@ export class ClusterCommitter implements Committer {
       // the lowest may be a member that never speaks: the next ones start the exchange in turn
       this.roundTimer = setTimeout(() => {
         if (this.epoch === null && this.phase === 'syncing') this.requestSync('the lowest member did not start the exchange');
-      }, rank * Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000));
+      }, rank * SYNC_TIMEOUT_MS);
       this.roundTimer.unref();
     }
     this.watchStall(null);
@@ -591,14 +592,13 @@ export class ClusterCommitter implements Committer {
     // acknowledgements go before the state: at the end of the exchange the leader's writers know what it applied
     this.sendAcks();
     const rank = this.myRank();
-    const timeout = Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000);
     this.roundTimer = setTimeout(() => {
       if (this.epoch !== epoch || this.leader) return;
       const missing = this.liveMembers().map((m) => keyOf(m.nodeid, m.pid)).filter((k) => !this.states.has(k));
       if (missing.length === 0) return;
       this.log.warn({ missing }, 'members did not answer the state exchange: leaving them out');
       this.requestSync('members did not answer', missing);
-    }, timeout * (1 + Math.max(0, rank)));
+    }, SYNC_TIMEOUT_MS * (1 + Math.max(0, rank)));
     this.roundTimer.unref();
     this.sendQuietly({
       t: 'state', epoch, gen: this.gen, version: this.store.tree.version, mtime, lead: !this.yieldLead, inodes, digests,
@@ -615,7 +615,7 @@ export class ClusterCommitter implements Committer {
   private watchStall(epoch: Epoch | null): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     // past every member's turn to name the silent ones (beginRound)
-    const ms = (2 + this.members.length) * Number(process.env.PMXCFS_SYNC_TIMEOUT_MS ?? 5000) + 5000;
+    const ms = (2 + this.members.length) * SYNC_TIMEOUT_MS + 5000;
     this.stallTimer = setTimeout(() => {
       if (this.epoch !== epoch || this.phase !== 'syncing') return;
       this.log.warn({ epoch, leader: this.leader?.nodeid, states: this.states.size }, 'the state exchange made no progress: asking for a new one');

@@ -119,11 +119,8 @@ export class Confirmations {
     return this.group.votesOf(e.holders) >= Math.max(1, this.group.needed());
   }
 
-  private missing(e: Entry): string[] {
-    const out: string[] = [];
-    if (this.opts.waitAllMs <= 0) return out; // a quorum is enough (PMXCFS_ACK_WAIT_MS=0)
-    for (const k of this.group.others()) if (!e.holders.has(k) && !this.lagging.has(k)) out.push(k);
-    return out;
+  private missing(e: Entry, others: string[]): string[] {
+    return others.filter((k) => !e.holders.has(k) && !this.lagging.has(k));
   }
 
   /**
@@ -133,10 +130,12 @@ export class Confirmations {
   private advance(): void {
     let n = 0;
     const now = performance.now();
+    // waitAllMs 0 (PMXCFS_ACK_WAIT_MS=0): a quorum is enough
+    const others = this.opts.waitAllMs > 0 ? [...this.group.others()] : [];
     for (; n < this.entries.length; n++) {
       const e = this.entries[n]!;
       if (!this.quorum(e)) break;
-      const missing = this.missing(e);
+      const missing = this.missing(e, others);
       if (missing.length === 0) continue;
       e.quorumAt ??= now;
       const left = e.quorumAt + this.opts.waitAllMs - now;
