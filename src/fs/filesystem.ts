@@ -113,6 +113,12 @@ export class Filesystem implements FsOps {
     return chain[0]?.name === 'nodes' && chain[2]?.name === 'priv';
   }
 
+  /** An entry this node made that a later change removed before its maker was answered: what the maker made. */
+  private removedNode(inode: number, dir: Node, name: string, mtime: number, type: Node['type']): Node {
+    const isDir = type === DT_DIR;
+    return { inode, parent: dir.inode, version: inode, writer: 0, mtime, type, name, data: isDir ? null : Buffer.alloc(0), children: isDir ? new Map() : null, gen: 0 };
+  }
+
   private attrOf(node: Node): Attr {
     const priv = this.isPrivate(node);
     const ro = this.committer.quorate() ? 0 : 0o222;
@@ -393,7 +399,13 @@ export class Filesystem implements FsOps {
     const dir = this.dir(parent);
     if (dir.children!.has(name) || this.pending.named(dir, name)) fail(E.EEXIST);
     this.checkName(name);
-    return this.commit({ kind: 'mkdir', path: this.pathIn(dir, name), mtime: now() }, (r) => this.entry(this.attrOf(this.store.tree.get(r.inode!)!)));
+    const mtime = now();
+    return this.commit({ kind: 'mkdir', path: this.pathIn(dir, name), mtime }, (r) => {
+      // In cluster mode the reply waits until the other members applied the mkdir; a change ordered after it (another
+      // node's rmdir) may have removed the directory by then. The mkdir still succeeded: answer with what it made.
+      const made = this.store.tree.get(r.inode!) ?? this.removedNode(r.inode!, dir, name, mtime, DT_DIR);
+      return this.entry(this.attrOf(made));
+    });
   }
 
   unlink(parent: number, name: string, _caller: Caller): Result<void> {
@@ -517,7 +529,9 @@ export class Filesystem implements FsOps {
     this.checkName(name);
     const path = this.pathIn(dir, name);
     return this.commit({ kind: 'create', path, mtime: now(), excl: (flags & C.O_EXCL) !== 0 }, (r) => {
-      const node = this.store.tree.get(r.inode!)!;
+      // removed by a later change before the reply (cluster mode): the kernel learns of that at its next request
+      const node = this.store.tree.get(r.inode!);
+      if (!node) fail(E.ENOENT);
       const open = this.open(toIno(node.inode), flags & ~C.O_TRUNC, caller) as OpenReply;
       return this.created(this.attrOf(node), open);
     });
@@ -611,8 +625,8 @@ export class Filesystem implements FsOps {
       if (r instanceof Promise) return r.catch((e: unknown) => afterInval(this.abandon(p), () => Promise.reject(e)));
       return r;
     }
-    const node = this.handleNode(h)!;
-    if (!this.store.tree.get(node.inode)) {
+    const node = this.handleNode(h);
+    if (!node || !this.store.tree.get(node.inode)) {
       // unlinked while open: its content goes nowhere, like a deleted file's on any filesystem
       this.handles.clean(h);
       return;

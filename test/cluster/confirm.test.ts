@@ -69,6 +69,21 @@ describe('acknowledged means held by a quorum (three nodes)', () => {
     expect(treeListing(c.mount(3))).toEqual(l1);
   });
 
+  it('a mkdir whose directory another node removes before the mkdir is answered still succeeds', async () => {
+    // node 3 frozen: node 1's mkdir is held by a quorum (1 and 2) but waits up to 1 s for node 3, and node 2's rmdir
+    // is applied on node 1 within that second
+    freeze(3);
+    const m = py(`print(E(os.mkdir, '${c.mount(1)}/gone-soon'))`, { timeout: 30_000 });
+    await waitFor('node 2 has the directory', () => existsSync(join(c.mount(2), 'gone-soon')));
+    const r = py(`print(E(os.rmdir, '${c.mount(2)}/gone-soon'))`, { timeout: 30_000 });
+    await waitFor('node 1 applied the rmdir', () => !existsSync(join(c.mount(1), 'gone-soon')));
+    expect((await m).stdout.trim()).toBe('OK');
+    expect((await r).stdout.trim()).toBe('OK');
+    thaw(3);
+    await c.waitSynced([1, 2, 3]);
+    for (const id of [1, 2, 3]) expect(existsSync(join(c.mount(id), 'gone-soon'))).toBe(false);
+  });
+
   it('with the daemons of two nodes stopped, the third is read-only though corosync is quorate, and writes again once they are back', async () => {
     await c.stopDaemon(2);
     await c.stopDaemon(3);
