@@ -157,7 +157,11 @@ async function main(): Promise<void> {
   }
 
   try {
-    store = Store.open(o.db, limitsFromEnv(process.env));
+    store = Store.open(o.db, limitsFromEnv(process.env), {
+      backgroundCheckpoints: true,
+      onCheckpointFailure: (message) => log.warn({ db: o.db }, `${message}; checkpointing in commits again`),
+      onCheckpointError: (message) => log.warn({ db: o.db }, message),
+    });
   } catch (err) {
     lock?.release();
     if (err instanceof DamagedDatabaseError) failStart(err.message);

@@ -1,5 +1,6 @@
 // Persistence in SQLite with the original's `tree` schema, so databases move both ways between the two daemons.
 import Database from 'better-sqlite3';
+import { Checkpointer } from './checkpointer.js';
 import { BUSY_TIMEOUT_MS } from './storage-errors.js';
 import { DT_REG, ROOT_INODE, VERSION_ROW_NAME, type Row } from './tree.js';
 
@@ -21,6 +22,15 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS tree (
   type INTEGER NOT NULL,
   name TEXT NOT NULL,
   data BLOB)`;
+
+export interface TreeDbOptions {
+  /** checkpoint the WAL in a worker thread instead of inside commits (the daemon; see checkpointer.ts) */
+  backgroundCheckpoints?: boolean;
+  /** the background checkpoint thread died and commits checkpoint again (logged by the caller) */
+  onCheckpointFailure?: (message: string) => void;
+  /** a background checkpoint failed (logged by the caller; once per stretch) */
+  onCheckpointError?: (message: string) => void;
+}
 
 const META_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
 const DISCARDED_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_discarded (
@@ -59,7 +69,9 @@ export class TreeDb {
   private readonly setMetaStmt: Database.Statement;
   private readonly discardStmt: Database.Statement;
 
-  constructor(readonly file: string) {
+  private checkpointer: Checkpointer | null = null;
+
+  constructor(readonly file: string, opts: TreeDbOptions = {}) {
     // a write waits this long for a lock an admin's sqlite3 holds, then fails (EBUSY), instead of stalling the daemon 5 s
     this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     // Normal locking (not EXCLUSIVE, which would be a little faster): admins back up the running database with
@@ -99,11 +111,28 @@ export class TreeDb {
       this.versionStmt.run(version, writer, mtime);
     });
     this.runTx = this.db.transaction((fn: () => unknown) => fn());
+    if (opts.backgroundCheckpoints) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new Checkpointer(file, {
+        finish: () => this.db.pragma('wal_checkpoint(PASSIVE)'),
+        onFailure: (message) => {
+          this.checkpointer = null;
+          this.db.pragma('wal_autocheckpoint = 1000');
+          opts.onCheckpointFailure?.(message);
+        },
+        onError: opts.onCheckpointError,
+      });
+    }
     this.getMetaStmt = this.db.prepare(`SELECT value FROM pmxcfs_meta WHERE key = ?`);
     this.setMetaStmt = this.db.prepare(`INSERT INTO pmxcfs_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
     this.discardStmt = this.db.prepare(
       `INSERT INTO pmxcfs_discarded (time, node, path, version, mtime, type, data, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+  }
+
+  /** Checkpoints run beside the writes (null: SQLite checkpoints inside commits). */
+  get checkpoints(): { thread: number; finish: number } | null {
+    return this.checkpointer?.active ? this.checkpointer.counts : null;
   }
 
   /** Runs `fn` in one transaction (nested calls of commit() become part of it). Throws and rolls back on failure. */
@@ -132,9 +161,17 @@ export class TreeDb {
   /** One transaction: the changes and the new global version. Throws when SQLite fails; nothing is written then. */
   commit(changes: RowChange[], version: number, writer: number, mtime: number): void {
     this.commitTx(changes, version, writer, mtime);
+    if (this.checkpointer) {
+      // WAL pages: the changed table leaves and overflow pages, and the version row's leaf
+      let pages = 1;
+      for (const c of changes) pages += 1 + (c.put?.data ? c.put.data.length >>> 12 : 0);
+      this.checkpointer.committed(pages);
+    }
   }
 
   close(): void {
+    this.checkpointer?.close();
+    this.checkpointer = null;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {

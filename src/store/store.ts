@@ -1,7 +1,7 @@
 // The store: the tree in RAM and its SQLite copy, changed only through `commit`, which writes the database first
 // and touches RAM only after the transaction committed (so a failed commit leaves both as they were).
 import { checkRows, DamagedDatabaseError } from './check.js';
-import { TreeDb, type DiscardedEntry, type RowChange } from './db.js';
+import { TreeDb, type DiscardedEntry, type RowChange, type TreeDbOptions } from './db.js';
 import { checkDatabaseFile } from './integrity.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ROOT_INODE, rowOf, Tree, type Row } from './tree.js';
@@ -32,9 +32,9 @@ export class Store {
   ) {}
 
   /** Opens (or creates) the database, checks it and loads the whole tree. Throws DamagedDatabaseError. */
-  static open(file: string, limits: Limits = DEFAULT_LIMITS): Store {
+  static open(file: string, limits: Limits = DEFAULT_LIMITS, dbOpts: TreeDbOptions = {}): Store {
     checkDatabaseFile(file);
-    const db = new TreeDb(file);
+    const db = new TreeDb(file, dbOpts);
     let ok = false;
     try {
       const store = new Store(db, limits);

@@ -1,0 +1,59 @@
+// The daemon's database connection does not checkpoint inside commits (that would hold up the FUSE reply with two
+// fsyncs); a thread does it beside the writes. Nothing may be lost that way, and the WAL must not grow without end.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TreeDb } from '../../src/store/db.js';
+import { Store } from '../../src/store/store.js';
+import { DT_REG } from '../../src/store/tree.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function newFile(): string {
+  const d = mkdtempSync(join(tmpdir(), 'pmxcfs-ckpt-'));
+  dirs.push(d);
+  return join(d, 'config.db');
+}
+
+const size = (f: string): number => statSync(f, { throwIfNoEntry: false })?.size ?? 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('checkpoints beside the writes', () => {
+  it('6000 files written one change at a time: the WAL stays bounded, the database file fills, nothing is lost', async () => {
+    const file = newFile();
+    const db = new TreeDb(file, { backgroundCheckpoints: true });
+    const data = Buffer.alloc(512, 'x');
+    let maxWal = 0;
+    for (let i = 1; i <= 6000; i++) {
+      const inode = 1000 + i;
+      db.commit([{ put: { inode, parent: 0, version: inode, writer: 1, mtime: i, type: DT_REG, name: `f${i}`, data } }], inode, 1, i);
+      if (i % 100 === 0) {
+        maxWal = Math.max(maxWal, size(`${file}-wal`));
+        // the thread's answers arrive on the event loop, as between FUSE requests in the daemon
+        await sleep(0);
+      }
+    }
+    await sleep(3000); // the idle checkpoint
+    expect(db.checkpoints, 'checkpoints ran in the thread').not.toBeNull();
+    expect(db.checkpoints!.thread).toBeGreaterThan(5);
+    // 6000 x 512 B are in the database file itself, not only in the WAL
+    expect(size(file)).toBeGreaterThan(3_000_000);
+    // without restarts the WAL would hold every commit (2 pages each: ~50 MB)
+    expect(maxWal).toBeLessThan(16 * 1024 * 1024);
+    db.close();
+    const store = Store.open(file);
+    for (const i of [1, 2999, 6000]) expect(store.tree.resolve(`/f${i}`)?.data?.length).toBe(512);
+    expect(store.tree.version).toBe(7000);
+    store.close();
+  }, 60_000);
+
+  it('without the option (tools, tests) SQLite checkpoints inside commits as before', () => {
+    const db = new TreeDb(newFile());
+    expect(db.checkpoints).toBeNull();
+    db.close();
+  });
+});
