@@ -205,9 +205,15 @@ print(missing)
           return false;
         }
       });
+    // one reading per round: a guard that is between setpriv and its exec of sh has no readable cmdline for a moment
     const waitGuards = async (n: number): Promise<number> => {
-      for (let i = 0; i < 100 && guards().length !== n; i++) await sleep(50);
-      return guards().length;
+      let seen = -1;
+      for (let i = 0; i < 100; i++) {
+        seen = guards().length;
+        if (seen === n) break;
+        await sleep(50);
+      }
+      return seen;
     };
     expect(await waitGuards(1)).toBe(1);
     await d.kill('SIGKILL');
