@@ -84,6 +84,26 @@ describe('acknowledged means held by a quorum (three nodes)', () => {
     for (const id of [1, 2, 3]) expect(existsSync(join(c.mount(id), 'gone-soon'))).toBe(false);
   });
 
+  it('a new file another node removes before its close is answered: the close succeeds, and the writer can go on', async () => {
+    freeze(3);
+    // node 1 writes the file and closes it; while its close waits for node 3, node 2 removes the file
+    const w = py(`
+fd = os.open('${c.mount(1)}/short-lived.cfg', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+os.write(fd, b'soon gone')
+print(E(os.close, fd))
+print(E(os.stat, '${c.mount(1)}/short-lived.cfg'))
+`, { timeout: 30_000 });
+    await waitFor('node 2 has the file', () => existsSync(join(c.mount(2), 'short-lived.cfg')));
+    const r = py(`print(E(os.unlink, '${c.mount(2)}/short-lived.cfg'))`, { timeout: 30_000 });
+    const [wl, rl] = [(await w).stdout.trim().split('\n'), (await r).stdout.trim()];
+    expect(wl[0]).toBe('OK');
+    expect(wl[1]).toBe('ENOENT');
+    expect(rl).toBe('OK');
+    thaw(3);
+    await c.waitSynced([1, 2, 3]);
+    for (const id of [1, 2, 3]) expect(existsSync(join(c.mount(id), 'short-lived.cfg'))).toBe(false);
+  });
+
   it('with the daemons of two nodes stopped, the third is read-only though corosync is quorate, and writes again once they are back', async () => {
     await c.stopDaemon(2);
     await c.stopDaemon(3);
