@@ -4,7 +4,7 @@
 // into the database file and waits for two fsyncs, on the daemon's only JS thread, while a FUSE request waits for
 // its reply (measured: +12-17 us per transaction on average, all of it in a few slow requests). Here the daemon's
 // connection does not checkpoint by itself; a worker thread with its own connection runs a PASSIVE checkpoint every
-// CHECKPOINT_EVERY commits, and once the writes pause. Nothing about durability changes: a committed transaction is
+// CHECKPOINT_EVERY WAL pages, and once the writes pause. Nothing about durability changes: a committed transaction is
 // in the WAL either way (synchronous = NORMAL), and the WAL is replayed at the next open.
 //
 // SQLite starts the WAL over (instead of growing it) only at a write that finds every frame copied. Under steady
@@ -28,8 +28,8 @@ const db = new Database(workerData.file, { fileMustExist: true });
 parentPort.on('message', (m) => {
   if (m === 'close') { db.close(); parentPort.close(); return; }
   try {
-    const r = db.pragma('wal_checkpoint(PASSIVE)')[0] || {};
-    parentPort.postMessage({ ok: true, log: r.log || 0, checkpointed: r.checkpointed || 0 });
+    db.pragma('wal_checkpoint(PASSIVE)');
+    parentPort.postMessage({ ok: true });
   } catch (e) {
     parentPort.postMessage({ ok: false, error: String(e && e.message) });
   }
@@ -38,7 +38,7 @@ parentPort.on('message', (m) => {
 const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
 
 /** WAL pages (4 KiB) between two checkpoints of the thread (SQLite's own default is 1000) */
-export const CHECKPOINT_EVERY = 500;
+const CHECKPOINT_EVERY = 500;
 /** WAL pages after which the daemon's connection finishes a checkpoint, so that the WAL starts over (8 MiB) */
 const RESTART_AFTER = 2000;
 /** commits not yet checkpointed get their checkpoint within this long (ms), also when the writes stop */
@@ -54,11 +54,13 @@ export interface CheckpointerOptions {
 }
 
 export class Checkpointer {
+  /** checkpoints the thread ran, and the daemon's own (finish) ones */
+  readonly counts = { thread: 0, finish: 0 };
+  /** null once closed or dead */
   private worker: Worker | null;
   private sinceLast = 0;
   private running = false;
   private idle: NodeJS.Timeout | undefined;
-  private failed = false;
   /** pages since the WAL last started over */
   private sinceRestart = 0;
   /** a checkpoint failed and none succeeded since */
@@ -72,7 +74,7 @@ export class Checkpointer {
     this.worker.unref();
     this.worker.on('message', (m: { ok: boolean; error?: string }) => {
       this.running = false;
-      if (!m.ok) return this.failed1(m.error ?? 'unknown error');
+      if (!m.ok) return this.reportError(m.error ?? 'unknown error');
       this.erring = false;
       this.counts.thread++;
       // nothing written while it ran: the next commit starts the WAL over
@@ -83,24 +85,19 @@ export class Checkpointer {
           this.opts.finish();
           this.counts.finish++;
         } catch (e) {
-          return this.failed1((e as Error).message);
+          return this.reportError((e as Error).message);
         }
         this.sinceLast = 0;
       }
       if (this.sinceLast >= CHECKPOINT_EVERY) this.request();
     });
-    this.worker.on('error', (e) => this.fail(`checkpoint thread failed: ${e.message}`));
-    this.worker.on('exit', () => {
-      if (this.worker) this.fail('checkpoint thread exited');
-    });
+    this.worker.on('error', (e) => this.die(`checkpoint thread failed: ${e.message}`));
+    this.worker.on('exit', () => this.die('checkpoint thread exited'));
   }
 
-  /** checkpoints the thread ran, and the daemon's own (finish) ones */
-  readonly counts = { thread: 0, finish: 0 };
-
-  /** Whether checkpoints still run here (false after a failure: the caller checkpoints itself). */
+  /** Whether checkpoints still run here (false once closed, or after the thread died: the caller checkpoints). */
   get active(): boolean {
-    return this.worker !== null && !this.failed;
+    return this.worker !== null;
   }
 
   /** A transaction that wrote about `pages` WAL pages committed. */
@@ -130,21 +127,21 @@ export class Checkpointer {
   }
 
   private request(): void {
-    if (!this.worker || this.failed) return;
+    if (!this.worker) return;
     this.sinceLast = 0;
     this.during = 0;
     this.running = true;
     this.worker.postMessage('checkpoint');
   }
 
-  private failed1(message: string): void {
+  private reportError(message: string): void {
     if (!this.erring) this.opts.onError?.(`WAL checkpoint failed (the WAL keeps every change; tried again later): ${message}`);
     this.erring = true;
   }
 
-  private fail(message: string): void {
-    if (this.failed || !this.worker) return;
-    this.failed = true;
+  /** The thread died (not closed): stop using it. */
+  private die(message: string): void {
+    if (!this.worker) return;
     const w = this.worker;
     this.worker = null;
     void w.terminate();

@@ -23,15 +23,6 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS tree (
   name TEXT NOT NULL,
   data BLOB)`;
 
-export interface TreeDbOptions {
-  /** checkpoint the WAL in a worker thread instead of inside commits (the daemon; see checkpointer.ts) */
-  backgroundCheckpoints?: boolean;
-  /** the background checkpoint thread died and commits checkpoint again (logged by the caller) */
-  onCheckpointFailure?: (message: string) => void;
-  /** a background checkpoint failed (logged by the caller; once per stretch) */
-  onCheckpointError?: (message: string) => void;
-}
-
 const META_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
 const DISCARDED_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_discarded (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,6 +34,15 @@ const DISCARDED_SCHEMA = `CREATE TABLE IF NOT EXISTS pmxcfs_discarded (
   type INTEGER NOT NULL,
   data BLOB,
   reason TEXT NOT NULL)`;
+
+export interface TreeDbOptions {
+  /** checkpoint the WAL in a worker thread instead of inside commits (the daemon; see checkpointer.ts) */
+  backgroundCheckpoints?: boolean;
+  /** the background checkpoint thread died and commits checkpoint again (logged by the caller) */
+  onCheckpointFailure?: (message: string) => void;
+  /** a background checkpoint failed (logged by the caller; once per stretch) */
+  onCheckpointError?: (message: string) => void;
+}
 
 /** One entry a catch-up removed or overwrote on this node. */
 export interface DiscardedEntry {
