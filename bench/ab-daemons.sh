@@ -8,6 +8,8 @@ A=$1; B=$2; R=${3:-3}; N=${4:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CLIENT=$(mktemp /tmp/ab-client.XXXXXX)
 OUT=$(mktemp /tmp/ab-out.XXXXXX)
+# the daemons mount fusectl for their guard: unmounted again at the end if it was not mounted before
+FUSECTL_BEFORE=$(grep -c ' - fusectl ' /proc/self/mountinfo || true)
 cc -O2 -o "$CLIENT" "$HERE/fs-bench-client.c"
 run() { # checkout label
   local dir=$1 lab=$2
@@ -35,3 +37,6 @@ for k, v in d.items():
     print(f"{k:16} A {a:10.1f}  B {b:10.1f}  B/A {b / a if a else 0:.3f}")
 PY
 rm -f "$CLIENT" "$OUT"
+if [ "$FUSECTL_BEFORE" = 0 ] && [ -z "$(ls -A /sys/fs/fuse/connections 2>/dev/null)" ]; then
+  umount /sys/fs/fuse/connections 2>/dev/null || true
+fi

@@ -444,6 +444,29 @@ export async function cleanupAll(): Promise<void> {
   }
 }
 
+const FUSECTL = '/sys/fs/fuse/connections';
+const fusectlMounted = (): boolean => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(' - fusectl '));
+
+/**
+ * Daemons mount fusectl (/sys/fs/fuse/connections) for their mount guard and for clearing stale mounts. Call at the
+ * start of a run; the function it returns unmounts fusectl again if it was not mounted at the start and no FUSE
+ * connection is left, so the machine ends as it began. (vitest's global setup for the suite; this module's exit hook
+ * for bench scripts.)
+ */
+export function watchFusectl(): () => void {
+  const before = fusectlMounted();
+  return () => {
+    if (before || !fusectlMounted()) return;
+    try {
+      if (readdirSync(FUSECTL).length === 0) spawnSync('umount', [FUSECTL], { stdio: 'ignore' });
+    } catch {
+      /* still in use, or not ours to unmount: leave it */
+    }
+  };
+}
+// Test files run in parallel processes: there the suite's global setup restores fusectl once, at the very end.
+const restoreFusectl = process.env.VITEST ? () => {} : watchFusectl();
+
 /** Last-resort synchronous cleanup when the process exits. */
 function cleanupSync(): void {
   for (const [, child] of liveProcs) {
@@ -467,6 +490,7 @@ function cleanupSync(): void {
       /* ignore */
     }
   }
+  restoreFusectl();
 }
 process.once('exit', cleanupSync);
 
