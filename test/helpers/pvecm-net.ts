@@ -5,18 +5,16 @@
 //   corosync.conf can use the standard paths; pvecm sees the same files as PVECM_COROSYNC_DIR.
 //   The daemon runs in the test's mount namespace with the node's network namespace (nsenter --net), so its mount
 //   is visible to the test and to pvecm, which runs the same way.
-// Until the daemon does it itself, `ConfSyncStandIn` keeps every node's /etc/corosync/corosync.conf in step with the
-// tree (src/corosync/confsync.ts, as the daemon would call it) and reloads corosync once all nodes have the file.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Each daemon runs in cluster mode as on a Proxmox node: it hosts the join service and keeps its node's
+// /etc/corosync/corosync.conf in step with the tree.
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorosyncConfSync } from '../../src/corosync/confsync.js';
 import { getConfigVersion, parseCorosyncConf } from '../../src/corosync/conf.js';
 import { DAEMON_JS, forceUnmount, isMounted } from '../../bench/lib-daemon.js';
 import { packageRoot, Testnet, type ExecResult } from './testnet.js';
 
 export const PVECM_JS = join(packageRoot(), 'dist', 'src', 'cli', 'pvecm.js');
-export const JOIN_HOST_JS = join(packageRoot(), 'dist', 'test', 'helpers', 'join-host.js');
 
 /** corosync settings for fast, stable test clusters (see corosync-testnet.md), applied by `pvecm create`. */
 export const FAST_COROSYNC = [
@@ -174,8 +172,6 @@ export class PvecmNode {
 
 export class PvecmNet {
   readonly nodes: PvecmNode[] = [];
-  private joinHosts: ChildProcess[] = [];
-  private confSync: ConfSyncStandIn | undefined;
 
   private constructor(readonly net: Testnet) {}
 
@@ -243,16 +239,6 @@ export class PvecmNet {
     throw new Error(`node ${id}'s daemon did not start its join service`);
   }
 
-  confSyncLog(): string[] {
-    return this.confSync?.log ?? [];
-  }
-
-  startConfSync(): ConfSyncStandIn {
-    this.confSync ??= new ConfSyncStandIn(this);
-    this.confSync.start();
-    return this.confSync;
-  }
-
   /** Waits until node `id`'s corosync is quorate with `members` members (corosync-quorumtool in its namespace). */
   async waitQuorate(id: number, members: number, timeoutMs = 30_000): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -283,77 +269,12 @@ export class PvecmNet {
   }
 
   async destroy(): Promise<void> {
-    this.confSync?.stop();
-    for (const p of this.joinHosts) p.kill('SIGKILL');
     for (const n of this.nodes) {
       await n.stopDaemon().catch(() => {});
       if (isMounted(n.mnt)) forceUnmount(n.mnt);
     }
     await this.net.destroy();
     for (const n of this.nodes) if (existsSync(n.mnt) && isMounted(n.mnt)) spawnSync('umount', ['-l', n.mnt]);
-  }
-}
-
-/**
- * Stand-in for the daemon's corosync.conf sync: every 200 ms, each node's tree corosync.conf goes through that
- * node's CorosyncConfSync; once every node whose corosync runs has written a new version, one node reloads.
- */
-export class ConfSyncStandIn {
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private readonly syncs = new Map<number, CorosyncConfSync>();
-  private readonly seen = new Map<number, string>();
-  reloaded = 0;
-  readonly log: string[] = [];
-
-  constructor(private readonly p: PvecmNet) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), 200);
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private sync(id: number): CorosyncConfSync {
-    let s = this.syncs.get(id);
-    if (!s) {
-      const log = (lvl: string) => (m: string) => this.log.push(`n${id} ${lvl}: ${m}`);
-      s = new CorosyncConfSync({ corosyncDir: this.p.node(id).corosyncDir, log: { info: log('info'), warn: log('warn'), error: log('error') } });
-      this.syncs.set(id, s);
-    }
-    return s;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const running: number[] = [];
-      for (const n of this.p.nodes) {
-        if (!existsSync(join(n.tn.runDir, 'corosync.pid'))) continue;
-        running.push(n.id);
-        const text = await n.readTree('corosync.conf');
-        if (text === undefined || this.seen.get(n.id) === text) continue;
-        this.seen.set(n.id, text);
-        await this.sync(n.id).treeChanged(Buffer.from(text), { madeHere: false });
-      }
-      const versions = running.map((id) => this.sync(id).localVersion() ?? 0);
-      const v = Math.min(...versions);
-      if (running.length && v > this.reloaded && versions.every((x) => x === v)) {
-        const r = await this.p.node(running[0]!).exec(['corosync-cfgtool', '-R'], { timeoutMs: 10_000 });
-        // A refused reload (e.g. a changed link address: corosync needs a restart) is not retried.
-        this.log.push(`reload v${v} on n${running[0]}: ${r.code} ${r.stderr.trim()}`);
-        this.reloaded = v;
-      }
-    } catch (e) {
-      this.log.push(`tick: ${String(e)}`);
-    } finally {
-      this.busy = false;
-    }
   }
 }
 

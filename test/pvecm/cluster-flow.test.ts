@@ -1,9 +1,9 @@
 // The seed guide's flow on real nodes: create on node 1, add nodes 2 and 3, inspect, edit corosync.conf, shrink.
 // corosync and pmxcfs run per node in network namespaces; pvecm runs on each node like an admin's shell would.
-// The join service and the corosync.conf sync run as stand-ins next to the daemon until the daemon hosts them.
+// Each daemon hosts the join service and keeps its /etc/corosync/corosync.conf in step with the tree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { confVersion, PvecmNet } from '../helpers/pvecm-net.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -94,6 +94,9 @@ describe('pvecm: create, add, status, delnode on three nodes', () => {
     expect(r.stdout).toMatch(/Waiting for quorum\.\.\. OK/);
     const backup = r.stdout.match(/to (\S+config-\d+\.db)/)![1]!;
     expect(existsSync(backup)).toBe(true);
+    // it holds priv/: nothing for group or others, the directory included
+    expect(statSync(backup).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(backup)).mode & 0o777).toBe(0o700);
     await p.waitQuorate(1, 2);
     await p.waitWritable([1, 2]);
     expect(await n2.readTree('corosync.conf')).toBe(await n1.readTree('corosync.conf'));
@@ -159,7 +162,7 @@ describe('pvecm: create, add, status, delnode on three nodes', () => {
         await sleep(200);
       }
     }
-    // A broken edit: text after '{'. The stand-in sync refuses it on every node.
+    // A broken edit: text after '{'. Every daemon's corosync.conf sync refuses it on every node.
     const broken = edited.replace(`config_version: ${v + 1}`, `config_version: ${v + 2}`).replace('quorum {', 'quorum { x');
     await n1.sh(`cat > ${n1.mnt}/corosync.conf <<'X'\n${broken}X`);
     await sleep(1500);

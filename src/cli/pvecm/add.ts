@@ -3,7 +3,7 @@
 // authkey, then takes the cluster's tree: backs up and discards its own database, starts corosync and the daemon,
 // and waits until quorate and synced. Every local check runs before the member is asked, so a refusal changes
 // nothing on either side; after the member committed, a failing step says what to run to finish or undo.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseCorosyncConf, getConfigVersion } from '../../corosync/conf.js';
@@ -142,11 +142,16 @@ export async function cmdAdd(env: PvecmEnv, argv: string[], out: (s: string) => 
     `Backing up the database ${env.db} to ${backup}`,
     async () => {
       if (!existsSync(env.db)) return;
-      mkdirSync(env.backupDir, { recursive: true });
+      // The copy holds priv/ (keys, tokens): root only, whatever the caller's umask.
+      mkdirSync(env.backupDir, { recursive: true, mode: 0o700 });
+      chmodSync(env.backupDir, 0o700);
       const db = new Database(env.db, { readonly: true, fileMustExist: true });
+      const umask = process.umask(0o077);
       try {
         await db.backup(backup);
+        chmodSync(backup, 0o600);
       } finally {
+        process.umask(umask);
         db.close();
       }
     },
