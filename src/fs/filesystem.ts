@@ -287,7 +287,12 @@ export class Filesystem implements FsOps {
       if (p) return this.entry(this.pendingAttr(p));
       fail(E.ENOENT);
     }
-    return this.entry(this.attrOf(child));
+    const attr = this.attrOf(child);
+    // A file created through the kernel is known there by its pending number until FORGET: answer with that
+    // number, or the kernel would drop its dentry as stale and look the name up a second time (a rename onto
+    // it, an expired entry).
+    const alias = this.pending.aliasOf(child.inode);
+    return this.entry(alias === undefined ? attr : { ...attr, ino: alias });
   }
 
   getattr(ino: number, _caller: Caller): Result<Attr> {
@@ -583,7 +588,8 @@ export class Filesystem implements FsOps {
 
   /** Commits the handle's pending writes as one change; the result is the close()/fsync() result. */
   private commitHandle(h: Handle): Result<void> {
-    const creating = h.creator === true && h.pending !== undefined && h.pending.inode === null;
+    // (an abandoned file, whose commit failed at the creator's flush, is not made again by its release)
+    const creating = h.creator === true && h.pending !== undefined && h.pending.inode === null && this.pending.live(h.pending);
     if (!h.buf && !h.poisoned && !creating) return;
     if (h.poisoned) {
       const errno = h.poisoned;

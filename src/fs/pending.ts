@@ -67,7 +67,12 @@ export class PendingFiles {
     p.inode = inode;
     // The kernel may use the number until it sends FORGET (a rename moves it to the target's name), so a committed
     // file's alias lives until then. Backends without FORGET keep it: a few bytes per file created.
-    if (!this.byInode.has(inode)) this.byInode.set(inode, p.ino);
+    if (this.live(p) && !this.byInode.has(inode)) this.byInode.set(inode, p.ino);
+  }
+
+  /** Not abandoned, and its number not forgotten. */
+  live(p: PendingFile): boolean {
+    return this.byIno.get(p.ino) === p;
   }
 
   /** The commit was refused: the file never existed. */

@@ -106,6 +106,7 @@ export type Result<T> = T | Promise<T>;
 
 export interface FsOps {
   lookup(parent: number, name: string, caller: Caller): Result<Entry>;
+  /** The kernel dropped every lookup of `ino` (backends that count lookups report it once the count is 0). */
   forget?(ino: number, nlookup: number): void;
   getattr(ino: number, caller: Caller): Result<Attr>;
   setattr(ino: number, changes: SetAttr, fh: number | undefined, caller: Caller): Result<Attr>;

@@ -352,8 +352,12 @@ export class NativeBackend implements Backend {
       }
       case OP.FORGET: {
         const left = (this.known.get(ino) ?? 0) - io[IO_A]!;
-        if (left > 0) this.known.set(ino, left);
-        else this.known.delete(ino);
+        if (left > 0) {
+          // a LOOKUP answered after the kernel sent this FORGET: the kernel holds the number again
+          this.known.set(ino, left);
+          return;
+        }
+        this.known.delete(ino);
         try {
           ops.forget?.(ino, io[IO_A]!);
         } catch (e) {

@@ -148,8 +148,9 @@ print(s2.f_blocks - s2.f_bfree)
       const lines = r.stdout.trim().split('\n');
       expect(lines[0]).toBe('OK OK');
       expect(lines[1]).toMatch(/^(open|write|close):ENOSPC$/);
-      // f3 either does not exist or exists empty: never partially written
-      expect(['False', '0']).toContain(lines[2]);
+      // never partially written; through one handle (native) the new file and its content are one change: refused,
+      // there is no file (its release does not make it again); fuse-native stores the empty file at mknod
+      expect(backend === 'native' ? ['False'] : ['False', '0']).toContain(lines[2]);
       expect(lines[3]).toBe('OK True');
       expect(lines[4]).toMatch(/^(write|close):ENOSPC True$/);
       const [bsize, blocks, used] = lines[5]!.split(' ').map(Number);

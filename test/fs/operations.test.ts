@@ -1,6 +1,7 @@
 // Everyday operations as an admin and the Proxmox tools perform them (docs/FILESYSTEM.md "Operations").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { autoCleanup, BACKENDS, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { countRequests, tracingAvailable } from '../helpers/fuse-trace.js';
 
 autoCleanup('all');
 
@@ -73,6 +74,32 @@ describe.each(BACKENDS)('operations (%s)', (backend) => {
       );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('new\n101.conf\n');
+    });
+
+    // The kernel knows a file made through the mount by the number its create returned; a lookup answering another
+    // number makes it drop the entry and look the name up once more (once per rename onto a file, before the fix).
+    it.runIf(backend === 'native' && tracingAvailable())('temp + rename onto files made through the mount: one lookup per name, numbers kept', async () => {
+      const dir = `${d.mnt}/${await fresh()}`;
+      const N = 20;
+      expect((await d.sh(`cd ${dir} && for i in $(seq ${N}); do echo old > $i.conf; done`)).code).toBe(0);
+      let r: Awaited<ReturnType<Daemon['py']>> | undefined;
+      const counts = await countRequests(d.mnt, async () => {
+        r = await d.py(`
+os.chdir(${JSON.stringify(dir)})
+same = 0
+for i in range(1, ${N} + 1):
+    W('%d.conf.tmp' % i, 'new %d\\n' % i)
+    ino = os.stat('%d.conf.tmp' % i).st_ino
+    os.rename('%d.conf.tmp' % i, '%d.conf' % i)
+    same += os.stat('%d.conf' % i).st_ino == ino and R('%d.conf' % i) == b'new %d\\n' % i
+print(same)
+`);
+      });
+      expect(r!.stderr).toBe('');
+      expect(r!.stdout.trim()).toBe(String(N));
+      // each round: the temp name (not there yet) and the rename's target; the source's entry is still valid
+      expect(counts.LOOKUP).toBe(2 * N);
+      expect(counts.RENAME).toBe(N);
     });
 
     it('cp, cat, shell append and rm', async () => {
