@@ -620,9 +620,8 @@ export class Filesystem implements FsOps {
           h.node = this.store.tree.get(res.inode!) ?? null;
           if (h.node) h.base = h.node.data!;
           // Nothing to invalidate: the kernel's number for the file stays an alias of the stored inode until FORGET
-          // (changes to the stored inode invalidate the alias too), and it learns the stored number when its entry
-          // expires. An entry invalidation here would also lock the directory in the kernel right when the writer
-          // goes on to rename the file there.
+          // (lookups answer with it; changes to the stored inode invalidate the alias too). An entry invalidation
+          // here would also lock the directory in the kernel right when the writer goes on to rename the file there.
         });
       } catch (e) {
         this.abandon(p);
