@@ -6,10 +6,19 @@ import { join } from 'node:path';
 
 const TRACING = '/sys/kernel/tracing';
 
-/** Whether tracefs is there (mounted now if it was not). */
+/** Mounts tracefs unless it is there; returns the undo (a no-op when it was there already). */
+function mountTracing(): () => void {
+  if (existsSync(join(TRACING, 'instances'))) return () => undefined;
+  spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACING], { stdio: 'ignore' });
+  return () => void spawnSync('umount', [TRACING], { stdio: 'ignore' });
+}
+
+/** Whether tracefs can be used here (left as it was found). */
 export function tracingAvailable(): boolean {
-  if (!existsSync(join(TRACING, 'instances'))) spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACING], { stdio: 'ignore' });
-  return existsSync(join(TRACING, 'instances'));
+  const undo = mountTracing();
+  const ok = existsSync(join(TRACING, 'instances'));
+  undo();
+  return ok;
 }
 
 /** The kernel's number for the FUSE connection of `mnt` (its anonymous device: major 0). */
@@ -20,6 +29,7 @@ function connectionOf(mnt: string): number {
 
 /** Runs `fn` and counts the requests sent to `mnt` meanwhile, by name (LOOKUP, CREATE, ...). */
 export async function countRequests(mnt: string, fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const unmount = mountTracing();
   const inst = join(TRACING, 'instances', `pmxt-${process.pid}`);
   mkdirSync(inst);
   try {
@@ -36,5 +46,6 @@ export async function countRequests(mnt: string, fn: () => Promise<unknown>): Pr
     return counts;
   } finally {
     rmdirSync(inst);
+    unmount();
   }
 }
