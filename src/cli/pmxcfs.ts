@@ -226,16 +226,7 @@ async function main(): Promise<void> {
   const pidFile = resolve(o.runDir, 'pmxcfs.pid');
   writeFileSync(pidFile, `${process.pid}\n`);
   const control = new ControlServer(resolve(o.runDir, CONTROL_SOCKET), { verify: () => verify('control socket') }, log);
-  try {
-    await control.listen();
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'no control socket: pvecm verify will not reach this daemon');
-  }
-  log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
-  await guardMount(o.mount, log);
-  tellParent('ready\n');
-  notifyReady(log, `${o.mount} mounted`);
-
+  // Stopping works from here on: the mount is there, and the first request is answered only after this turn.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -256,6 +247,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => log.info('SIGHUP ignored'));
+  try {
+    await control.listen();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'no control socket: pvecm verify will not reach this daemon');
+  }
+  log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
+  await guardMount(o.mount, log);
+  tellParent('ready\n');
+  notifyReady(log, `${o.mount} mounted`);
+
   // on demand (pvecm verify through the control socket, or SIGUSR1): every member compares a checksum of its tree
   process.on('SIGUSR1', () => void verify('SIGUSR1'));
   async function verify(by: string): Promise<VerifyResult & { names: Record<string, string> }> {

@@ -90,6 +90,7 @@ export class Checkpointer {
         this.sinceLast = 0;
       }
       if (this.sinceLast >= CHECKPOINT_EVERY) this.request();
+      else if (this.sinceLast > 0) this.armIdle(); // the idle timer may have gone off while this one ran
     });
     this.worker.on('error', (e) => this.die(`checkpoint thread failed: ${e.message}`));
     this.worker.on('exit', () => this.die('checkpoint thread exited'));
@@ -108,13 +109,17 @@ export class Checkpointer {
       if (!this.running) this.request();
       return;
     }
-    if (!this.idle) {
-      this.idle = setTimeout(() => {
-        this.idle = undefined;
-        if (this.sinceLast > 0 && !this.running) this.request();
-      }, IDLE_MS);
-      this.idle.unref();
-    }
+    this.armIdle();
+  }
+
+  /** Commits not checkpointed yet get their checkpoint within IDLE_MS, also when the writes stop. */
+  private armIdle(): void {
+    if (this.idle || !this.worker) return;
+    this.idle = setTimeout(() => {
+      this.idle = undefined;
+      if (this.sinceLast > 0 && !this.running) this.request();
+    }, IDLE_MS);
+    this.idle.unref();
   }
 
   /** Stops the thread (its connection closes after a checkpoint under way). */

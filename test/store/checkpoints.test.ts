@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TreeDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
 import { DT_REG } from '../../src/store/tree.js';
@@ -34,10 +34,13 @@ describe('checkpoints beside the writes', () => {
       // the thread's answers arrive on the event loop, as between FUSE requests in the daemon
       if (i % 10 === 0) await new Promise((r) => setImmediate(r));
       if (i % 100 === 0) maxWal = Math.max(maxWal, size(`${file}-wal`));
+      // a thread that is still starting (a loaded machine) would see the whole WAL at once: wait for its first one
+      if (i === 300) await vi.waitFor(() => expect(db.checkpoints?.thread).toBeGreaterThan(0), { timeout: 20_000, interval: 20 });
     }
-    await sleep(3000); // the idle checkpoint
+    // more checkpoints ran, at the latest the idle one (2 s after the last commit or the last checkpoint)
+    await vi.waitFor(() => expect(db.checkpoints?.thread).toBeGreaterThan(1), { timeout: 20_000, interval: 100 });
+    await sleep(2500); // the idle checkpoint after the last one, if that one left commits behind
     expect(db.checkpoints, 'checkpoints ran in the thread').not.toBeNull();
-    expect(db.checkpoints!.thread).toBeGreaterThan(1);
     // 6000 x 512 B are in the database file itself, not only in the WAL
     expect(size(file)).toBeGreaterThan(3_000_000);
     // without restarts the WAL would hold every commit (2 pages each: ~50 MB); with them it stays near 8 MiB plus
