@@ -12,7 +12,9 @@
 // of every client on both, then --runs passes each, medians. Besides ops/s, each client reports the daemon's CPU time
 // per operation (all its threads, from /proc/PID/task/*/schedstat), which the load of other work disturbs far less.
 // The round-trip section times statx(AT_STATX_FORCE_SYNC) on an open file (one GETATTR each) against this daemon, the
-// original, and bench/ll-null.c (a plain C libfuse3 low-level loop): the bare cost of one request.
+// original, and bench/ll-null.c (a plain C libfuse3 low-level loop): the bare cost of one request. The placement
+// section traces --placement creates (bench/op-cost.c, C) on each daemon with the fuse tracepoints and splits their
+// wall time into the daemons' side and the client's side (bench/placement.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,8 +22,10 @@ import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileC } from './lib-cclient.js';
-import { cleanupAll, forceUnmount, run, startDaemon, type Daemon } from './lib-daemon.js';
+import { cleanupAll, forceUnmount, run, startDaemon, type Daemon, type RunResult } from './lib-daemon.js';
 import { arg } from './args.js';
+import { commOf, placement, type Placement } from './placement.js';
+import { traceRequests, tracingAvailable } from '../test/helpers/fuse-trace.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const NODE_CLIENT = join(HERE, 'fs-bench-client.js');
@@ -34,6 +38,7 @@ const RTT = Number(arg('--rtt', '200000'));
 const ANCHOR = arg('--anchor', '/work/shared/anchor/run-original.sh');
 const HOME = arg('--original', process.env.PMXCFS_HOME ?? '/tmp/original');
 const OURS_ARGS = arg('--ours-args', '').split(' ').filter(Boolean);
+const PLACEMENT = Number(arg('--placement', '300'));
 
 type Result = Record<string, number>;
 const OPS: { key: string; label: string; unit: 'ops' | 'ms' }[] = [
@@ -157,6 +162,20 @@ async function rtt(t: Target, file: string, pinned: boolean): Promise<Rtt> {
   return { us: o.us, cpu: (c1 - c0) / 1e3 / o.calls };
 }
 
+/** Traces PLACEMENT creates of 512 B (one after another, C) on `t` and splits their time (bench/placement.ts). */
+async function placed(t: Target, pinned: boolean): Promise<Placement> {
+  const bin = await compileC('op-cost');
+  const file = `${t.base}/placement-${++seq}`;
+  await run([...t.prefix, 'sh', '-c', `echo x > ${file}`], { env: { PMXCFS_HOME: HOME } });
+  let r: RunResult | undefined;
+  const trips = await traceRequests(async () => {
+    const argv = [...t.prefix, ...(pinned ? ['taskset', '-c', '0'] : []), bin, file, String(PLACEMENT), '/dev/null', '5'];
+    r = await run(argv, { timeout: 600_000, env: { PMXCFS_HOME: HOME } });
+  });
+  if (r?.code !== 0) throw new Error(`placement on ${t.name} failed: ${r?.stderr}`);
+  return placement(trips, commOf(bin), PLACEMENT);
+}
+
 async function startLlNull(pinned: boolean): Promise<{ t: Target; child: ChildProcess; mnt: string }> {
   const bin = await compileC('ll-null', ['fuse3']);
   const mnt = mkdtempSync('/tmp/pmxcfs-llnull-');
@@ -226,6 +245,13 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
       forceUnmount(ll.mnt);
       rmSync(ll.mnt, { recursive: true, force: true });
     }
+    // where the requests of one client are answered
+    const pl = new Map<string, Placement[]>();
+    if (PLACEMENT > 0 && tracingAvailable()) {
+      for (let i = 0; i < 3; i++) {
+        for (const t of i % 2 === 0 ? [a, b] : [b, a]) (pl.get(t.name) ?? pl.set(t.name, []).get(t.name)!).push(await placed(t, pinned));
+      }
+    }
     const load1 = loadavg()[0]!.toFixed(1);
     for (const kind of CLIENTS) {
       const A = res.get(`${kind}/${a.name}`)!;
@@ -255,6 +281,19 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
       say('|---|---:|---:|');
       for (const [name, rs] of rt) {
         say(`| ${name} | ${median(rs.map((r) => r.us)).toFixed(1)} | ${median(rs.map((r) => r.cpu)).toFixed(2)} |`);
+      }
+    }
+    if (pl.size > 0) {
+      say('');
+      say(`**Where the requests are answered** (${pinned ? 'pinned' : 'unpinned'}): ${PLACEMENT} creates of 512 B one after ` +
+        'another (C, `bench/op-cost.c` mode 5) under the fuse tracepoints, median of 3; per create, synchronous requests only');
+      say('');
+      say('| daemon | answered on the client\'s CPU | daemon side (sent -> answered) | client side (answered -> next sent) | wall |');
+      say('|---|---:|---:|---:|---:|');
+      for (const [name, ps] of pl) {
+        const m = (f: (p: Placement) => number) => median(ps.map(f));
+        say(`| ${name} | ${(m((p) => p.sameCpu) * 100).toFixed(0)} % | ${m((p) => p.daemonUs).toFixed(1)} us | ` +
+          `${m((p) => p.clientUs).toFixed(1)} us | ${m((p) => p.wallUs).toFixed(1)} us |`);
       }
     }
   } finally {
