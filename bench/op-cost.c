@@ -2,7 +2,8 @@
 // docs/BENCHMARKS.md). Each mode loops N times on FILE (inside a mount) and reports wall us and the daemon's CPU us
 // per iteration, read from CPU_FILE (ns, e.g. a cpuacct cgroup's cpuacct.usage holding the daemon).
 // usage: op-cost FILE N CPU_FILE [MODE]   MODE: 0 getattr (statx FORCE_SYNC), 1 open+close, 2 pread, 3 open+fstat+
-//        read+close, 4 open O_WRONLY+close, 5 create+write+close of FILE.cN, 6 unlink of FILE.cN; default: all
+//        read+close, 4 open O_WRONLY+close, 5 create+write+close of FILE.cN, 6 unlink of FILE.cN, 7 mkdir+rmdir of
+//        FILE.dN; default: all
 // e.g.   mkdir /sys/fs/cgroup/cpuacct/x; echo $DAEMON_PID > /sys/fs/cgroup/cpuacct/x/cgroup.procs
 //        op-cost /mnt/nodes/n1/f 20000 /sys/fs/cgroup/cpuacct/x/cpuacct.usage
 #define _GNU_SOURCE
@@ -32,7 +33,7 @@ static double cpu_ns(const char* file) {
 }
 
 static const char* const MODES[] = {"getattr", "open+close", "pread", "open+fstat+read+close", "write-open+close",
-                                    "create+write+close", "unlink"};
+                                    "create+write+close", "unlink", "mkdir+rmdir"};
 
 static void one(int mode, const char* file, int fd, int i) {
   static char buf[4096], name[4200];
@@ -64,9 +65,13 @@ static void one(int mode, const char* file, int fd, int i) {
       if (write(f, buf, 512) != 512) perror("write");
       close(f);
       break;
-    default:
+    case 6:
       snprintf(name, sizeof name, "%s.c%d", file, i);
       unlink(name);
+      break;
+    default:
+      snprintf(name, sizeof name, "%s.d%d", file, i);
+      if (mkdir(name, 0755) != 0 || rmdir(name) != 0) perror(name);
   }
 }
 
@@ -76,7 +81,7 @@ int main(int argc, char** argv) {
   int n = atoi(argv[2]);
   const char* cpu = argv[3];
   int only = argc > 4 ? atoi(argv[4]) : -1;
-  for (int m = 0; m < 7; m++) {
+  for (int m = 0; m < 8; m++) {
     if (only >= 0 && m != only) continue;
     int fd = open(file, O_RDONLY);
     if (fd < 0) {

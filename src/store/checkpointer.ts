@@ -14,8 +14,9 @@
 // plus what is written during one checkpoint of the thread. (Pages are counted from the changes' sizes: an
 // estimate, which is all the thresholds need.)
 //
-// A failed checkpoint (a full disk) is reported and tried again at the next threshold: the WAL keeps every commit
-// meanwhile. Only a thread that died sends the daemon back to SQLite's checkpoints inside commits.
+// A failed checkpoint (a full disk) is reported and tried again at the next threshold, or IDLE_MS later when the
+// writes stopped: the WAL keeps every commit meanwhile. Only a thread that died sends the daemon back to SQLite's
+// checkpoints inside commits.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
@@ -67,6 +68,8 @@ export class Checkpointer {
   private erring = false;
   /** pages written while the thread's checkpoint ran (frames it did not copy) */
   private during = 0;
+  /** pages the running checkpoint was asked to copy */
+  private requested = 0;
 
   constructor(file: string, private readonly opts: CheckpointerOptions) {
     this.worker = new Worker(WORKER, { eval: true, workerData: { file, sqlite: SQLITE } });
@@ -74,7 +77,7 @@ export class Checkpointer {
     this.worker.unref();
     this.worker.on('message', (m: { ok: boolean; error?: string }) => {
       this.running = false;
-      if (!m.ok) return this.reportError(m.error ?? 'unknown error');
+      if (!m.ok) return this.failed(m.error ?? 'unknown error');
       this.erring = false;
       this.counts.thread++;
       // nothing written while it ran: the next commit starts the WAL over
@@ -85,7 +88,7 @@ export class Checkpointer {
           this.opts.finish();
           this.counts.finish++;
         } catch (e) {
-          return this.reportError((e as Error).message);
+          return this.failed((e as Error).message);
         }
         this.sinceLast = 0;
       }
@@ -133,15 +136,19 @@ export class Checkpointer {
 
   private request(): void {
     if (!this.worker) return;
+    this.requested = this.sinceLast;
     this.sinceLast = 0;
     this.during = 0;
     this.running = true;
     this.worker.postMessage('checkpoint');
   }
 
-  private reportError(message: string): void {
+  /** A checkpoint failed: its pages still wait for one, also when no commit follows (the idle timer tries again). */
+  private failed(message: string): void {
     if (!this.erring) this.opts.onError?.(`WAL checkpoint failed (the WAL keeps every change; tried again later): ${message}`);
     this.erring = true;
+    this.sinceLast += this.requested;
+    this.armIdle();
   }
 
   /** The thread died (not closed): stop using it. */

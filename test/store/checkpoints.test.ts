@@ -1,5 +1,6 @@
 // The daemon's database connection does not checkpoint inside commits (that would hold up the FUSE reply with two
 // fsyncs); a thread does it beside the writes. Nothing may be lost that way, and the WAL must not grow without end.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,32 @@ describe('checkpoints beside the writes', () => {
     for (const i of [1, 2999, 6000]) expect(store.tree.resolve(`/f${i}`)?.data?.length).toBe(512);
     expect(store.tree.version).toBe(7000);
     store.close();
+  }, 60_000);
+
+  it('a checkpoint that failed is tried again after the writes stopped, without another commit', async () => {
+    const file = newFile();
+    const errors: string[] = [];
+    const db = new TreeDb(file, { backgroundCheckpoints: true, onCheckpointError: (m) => errors.push(m) });
+    const data = Buffer.alloc(512, 'x');
+    const put = (i: number) =>
+      db.commit([{ put: { inode: 1000 + i, parent: 0, version: 1000 + i, writer: 1, mtime: i, type: DT_REG, name: `f${i}`, data } }], 1000 + i, 1, i);
+    put(1);
+    await vi.waitFor(() => expect(db.checkpoints?.thread).toBe(1), { timeout: 20_000, interval: 50 });
+    // The database file cannot be written (as on a full disk): commits still go into the WAL, checkpoints fail.
+    if (spawnSync('chattr', ['+i', file]).status !== 0) return void db.close(); // no chattr here (not ext4)
+    try {
+      for (let i = 2; i <= 20; i++) put(i);
+      await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 20_000, interval: 50 });
+      expect(errors[0]).toContain('WAL checkpoint failed');
+    } finally {
+      spawnSync('chattr', ['-i', file]);
+    }
+    // No commit follows: the idle timer tries again, and the WAL's pages reach the database file.
+    const before = size(file);
+    await vi.waitFor(() => expect(db.checkpoints?.thread).toBe(2), { timeout: 20_000, interval: 50 });
+    expect(size(file)).toBeGreaterThan(before);
+    expect(errors).toHaveLength(1);
+    db.close();
   }, 60_000);
 
   it('without the option (tools, tests) SQLite checkpoints inside commits as before', () => {
