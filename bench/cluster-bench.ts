@@ -5,7 +5,7 @@
 // namespaces (`cluster.sh exec I`) for the original. Runs are interleaved (ours, original, original, ours, ...)
 // so the load of this shared machine hits both alike; each figure is the median of the runs.
 //
-//   node dist/bench/cluster-bench.js [--runs 3] [--lat 1000] [--tp 2000] [--ops 1000]
+//   node dist/bench/cluster-bench.js [--runs 3] [--lat 1000] [--tp 2000] [--ops 1000] [--env K=V,K=V (our daemons)]
 //   env: PMXCFS_BIN (default /tmp/original/pmxcfs), ANCHOR_HOME (default /tmp/original-cluster)
 //
 // Measured (unpinned):
@@ -33,6 +33,8 @@ const RUNS = Number(arg('--runs', '3'));
 const N_LAT = Number(arg('--lat', '1000'));
 const N_TP = Number(arg('--tp', '2000'));
 const N_OPS = Number(arg('--ops', '1000'));
+/** environment of our daemons, e.g. `--env PMXCFS_ACK=own` (docs/CLUSTER.md) */
+const EXTRA_ENV = Object.fromEntries(arg('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 const CLK_TCK = 100;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -83,7 +85,8 @@ async function originalSide(): Promise<Side> {
 
 async function oursSide(): Promise<{ side: Side; cluster: PveCluster }> {
   const cluster = await PveCluster.create({ nodes: 3 });
-  await cluster.startAll();
+  for (const n of [1, 2, 3]) await cluster.startDaemon(n, EXTRA_ENV);
+  await cluster.waitSynced();
   return {
     cluster,
     side: {

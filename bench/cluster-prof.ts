@@ -2,7 +2,8 @@
 // on node 1 (or by 8 writers over the nodes with --writers 8), CPU (user+sys from /proc/PID/stat) of each daemon and
 // each corosync per 1,000 files. With --cpu-prof DIR every daemon writes a V8 CPU profile there on exit.
 //
-//   node dist/bench/cluster-prof.js [--files 1000] [--writers 1] [--cpu-prof DIR] [--env K=V,K=V]
+//   node dist/bench/cluster-prof.js [--files 1000] [--writers 1] [--cpu-prof DIR] [--env K=V,K=V] [--trace]
+//   --trace: each FUSE request of the writers timed by the kernel's tracepoints (sent -> answered), p50/p90 per kind
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, startDaemon } from './lib-daemon.js';
 import { arg } from './args.js';
+import { traceRequests, type RequestTrip } from '../test/helpers/fuse-trace.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT_DIR = [join(HERE, '..', '..'), join(HERE, '..')].find((d) => existsSync(join(d, 'bench', 'cluster-client.c')))!;
@@ -18,6 +20,7 @@ const N = Number(arg('--files', '1000'));
 const WRITERS = Number(arg('--writers', '1'));
 const PROF = arg('--cpu-prof', '');
 const PERF = arg('--perf', '');
+const TRACE = process.argv.includes('--trace');
 const EXTRA = Object.fromEntries(arg('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 
 function cpuMs(pid: number): number {
@@ -68,7 +71,19 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const nodes = WRITERS === 1 ? [1] : [1, 1, 1, 2, 2, 2, 3, 3].slice(0, WRITERS);
     const per = Math.floor(N / nodes.length);
-    const outs = await Promise.all(nodes.map((n, k) => run([client, 'write', join(cluster.mount(n), sub), `w${k}`, String(per), '0'], { timeout: 600_000 })));
+    const go = () => Promise.all(nodes.map((n, k) => run([client, 'write', join(cluster.mount(n), sub), `w${k}`, String(per), '0'], { timeout: 600_000 })));
+    let outs!: Awaited<ReturnType<typeof go>>;
+    if (TRACE) {
+      const trips: RequestTrip[] = await traceRequests(async () => { outs = await go(); });
+      const by = new Map<string, number[]>();
+      for (const t of trips) {
+        if (t.comm.startsWith('cprof-client')) (by.get(t.op) ?? by.set(t.op, []).get(t.op)!).push(t.endUs - t.sentUs);
+      }
+      for (const [op, v] of by) {
+        v.sort((a, b) => a - b);
+        console.log(`${op}: n ${v.length} p50 ${v[Math.floor(v.length / 2)]!.toFixed(0)} us p90 ${v[Math.floor(v.length * 0.9)]!.toFixed(0)} us`);
+      }
+    } else outs = await go();
     const ms = Date.now() - t0;
     for (const p of perfs) p.kill('SIGINT');
     await Promise.all(perfs.map((p) => new Promise((r) => p.once('exit', r))));

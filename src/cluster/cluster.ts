@@ -183,9 +183,13 @@ export class ClusterCommitter implements Committer {
       },
       {
         waitAllMs: Number(process.env.PMXCFS_ACK_WAIT_MS ?? 1000),
+        own: process.env.PMXCFS_ACK === 'own',
         onLagging: (k) => this.log.warn({ member: k }, 'a member did not apply changes in time: not waiting for it until it catches up'),
       },
     );
+    if (process.env.PMXCFS_ACK === 'own') {
+      this.log.warn('PMXCFS_ACK=own: changes are acknowledged once this node applied them, like the original; one made just before this node is cut off can be lost');
+    }
     const retryMs = opts.retryMs ?? 3000;
     this.cpg = new CpgClient({ group: opts.group ?? CPG_GROUP, retryMs });
     this.quorum = new QuorumClient({ retryMs });

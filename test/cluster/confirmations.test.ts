@@ -15,6 +15,19 @@ function setup(needed: number, votes: Record<number, number> = {}, others: strin
 }
 
 describe('confirmations', () => {
+  it('PMXCFS_ACK=own acknowledges a change as soon as this node applied it, as the original does', () => {
+    const settled: [number, boolean][] = [];
+    const c = new Confirmations(() => '1:100', { needed: () => 2, votesOf: votesOf({}), others: () => ['2:200', '3:300'] }, { waitAllMs: 1000, own: true });
+    c.hold(1, (held) => settled.push([1, held]));
+    c.hold(3, (held) => settled.push([3, held]));
+    expect(settled).toEqual([[1, true], [3, true]]);
+    expect(c.size).toBe(0);
+    // late acks and membership changes find nothing left to decide
+    c.acked('2:200', 3);
+    c.membershipChanged(['1:100']);
+    expect(settled).toEqual([[1, true], [3, true]]);
+  });
+
   it('a single-vote quorum (one node, expected 1) confirms at once', () => {
     const { settled, hold } = setup(1);
     hold(3);
