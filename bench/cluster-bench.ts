@@ -6,6 +6,7 @@
 // so the load of this shared machine hits both alike; each figure is the median of the runs.
 //
 //   node dist/bench/cluster-bench.js [--runs 3] [--lat 1000] [--tp 2000] [--ops 1000] [--env K=V,K=V (our daemons)]
+//     [--wake-here Y|N (the kernel's fuse wake_here for the run, bench/wake-here.ts)]
 //   env: PMXCFS_BIN (default /tmp/original/pmxcfs), ANCHOR_HOME (default /tmp/original-cluster)
 //
 // Measured (unpinned):
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, sleep, type RunResult } from './lib-daemon.js';
 import { arg } from './args.js';
+import { setWakeHere, wakeHere } from './wake-here.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT_DIR = [join(HERE, '..', '..'), join(HERE, '..')].find((d) => existsSync(join(d, 'bench', 'cluster-client.c')))!;
@@ -316,6 +318,7 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   }
+  const restoreWake = setWakeHere(arg('--wake-here', ''));
   const results: Record<'ours' | 'original', Record<string, number[]>> = { ours: {}, original: {} };
   const checks: string[] = [];
   const loads: string[] = [loadavg()];
@@ -370,7 +373,8 @@ async function main(): Promise<void> {
 
   const model = cpus()[0]?.model ?? '?';
   console.log(`\nmachine: ${cpus().length} CPUs, ${model}; load (1/5/15 min) at start and after each run: ${loads.join(' | ')}`);
-  console.log(`runs: ${RUNS}, medians; unpinned; interleaved ours/original\n`);
+  console.log(`runs: ${RUNS}, medians; unpinned; interleaved ours/original; fuse wake_here ${wakeHere() ?? '(none)'}; our daemons' env: ${JSON.stringify(EXTRA_ENV)}\n`);
+  restoreWake();
   console.log('| figure | unit | ours | original | ours/original |');
   console.log('|---|---|---:|---:|---:|');
   for (const row of ROWS) {

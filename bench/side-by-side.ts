@@ -3,6 +3,7 @@
 //
 //   npx tsc -p . && node dist/bench/side-by-side.js                 # 3 runs, Node and C clients, unpinned and pinned
 //   node dist/bench/side-by-side.js --runs 5 --modes pinned --clients c --n 1000 --rtt 200000
+//   node dist/bench/side-by-side.js --wake-here Y   # the kernel's fuse wake_here set for the run (bench/wake-here.ts)
 //
 // The original: built by /work/shared/anchor/build-original.sh into $PMXCFS_HOME (default /tmp/original) and run in
 // local mode in its own namespaces by run-original.sh (--anchor; its mount /etc/pve is visible only through
@@ -24,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { compileC } from './lib-cclient.js';
 import { cleanupAll, forceUnmount, run, startDaemon, type Daemon, type RunResult } from './lib-daemon.js';
 import { arg } from './args.js';
+import { setWakeHere, wakeHere } from './wake-here.js';
 import { commOf, placement, type Placement } from './placement.js';
 import { traceRequests, tracingAvailable } from '../test/helpers/fuse-trace.js';
 
@@ -39,6 +41,8 @@ const ANCHOR = arg('--anchor', '/work/shared/anchor/run-original.sh');
 const HOME = arg('--original', process.env.PMXCFS_HOME ?? '/tmp/original');
 const OURS_ARGS = arg('--ours-args', '').split(' ').filter(Boolean);
 const PLACEMENT = Number(arg('--placement', '300'));
+/** Y or N: the kernel's fuse wake_here for the whole run (bench/wake-here.ts); default: as the machine has it */
+const WAKE = arg('--wake-here', '');
 
 type Result = Record<string, number>;
 const OPS: { key: string; label: string; unit: 'ops' | 'ms' }[] = [
@@ -306,10 +310,15 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
 
 async function main(): Promise<void> {
   if (!existsSync(join(HOME, 'pmxcfs'))) throw new Error(`the original is not built in ${HOME} (see /work/shared/anchor/README.md)`);
+  const restoreWake = setWakeHere(WAKE);
   const commit = (await run(['git', '-C', join(HERE, '..', '..'), 'rev-parse', '--short', 'HEAD'])).stdout.trim();
   say(`${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), kernel ${release()}, Node ${process.version}, commit ${commit}, ` +
-    `${new Date().toISOString()}; command: node dist/bench/side-by-side.js ${process.argv.slice(2).join(' ')}`);
-  for (const mode of MODES) await regime(mode);
+    `${new Date().toISOString()}, fuse wake_here ${wakeHere() ?? '(none)'}; command: node dist/bench/side-by-side.js ${process.argv.slice(2).join(' ')}`);
+  try {
+    for (const mode of MODES) await regime(mode);
+  } finally {
+    restoreWake();
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }
 
