@@ -1,14 +1,12 @@
-// The FUSE module parameter `wake_here` of this VM's kernel (/sys/module/fuse/parameters/wake_here; not in stock
-// kernels): with Y the kernel wakes the thread that reads /dev/fuse on the CPU of the process whose request woke it,
-// instead of on the CPU that thread last ran on. A machine-wide setting: the benches set it for a run (for both
-// daemons alike), name it in their output, and put the old value back when they end.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-
-export const WAKE_HERE = '/sys/module/fuse/parameters/wake_here';
+// The kernel's fuse `wake_here` (src/fuse/wake.ts) for one bench run: machine-wide, so it is set for both daemons
+// alike, named in the output, and put back as it was when the run ends.
+import { writeFileSync } from 'node:fs';
+import { WAKE_HERE_PARAM, wakeHere as readWakeHere } from '../src/fuse/wake.js';
 
 /** 'Y', 'N', or null where the kernel has no such parameter. */
 export function wakeHere(): string | null {
-  return existsSync(WAKE_HERE) ? readFileSync(WAKE_HERE, 'utf8').trim() : null;
+  const v = readWakeHere();
+  return v === null ? null : v ? 'Y' : 'N';
 }
 
 /**
@@ -18,15 +16,15 @@ export function wakeHere(): string | null {
 export function setWakeHere(value: string): () => void {
   const before = wakeHere();
   if (!value || before === value) return () => {};
-  if (before === null) throw new Error(`${WAKE_HERE} does not exist on this kernel: --wake-here cannot be used`);
+  if (before === null) throw new Error(`${WAKE_HERE_PARAM} does not exist on this kernel: --wake-here cannot be used`);
   if (value !== 'Y' && value !== 'N') throw new Error(`--wake-here takes Y or N, not ${value}`);
-  writeFileSync(WAKE_HERE, value);
+  writeFileSync(WAKE_HERE_PARAM, value);
   let restored = false;
   const restore = (): void => {
     if (restored) return;
     restored = true;
     try {
-      writeFileSync(WAKE_HERE, before);
+      writeFileSync(WAKE_HERE_PARAM, before);
     } catch {
       /* best effort at exit */
     }
