@@ -40,6 +40,8 @@ const RTT = Number(arg('--rtt', '200000'));
 const ANCHOR = arg('--anchor', '/work/shared/anchor/run-original.sh');
 const HOME = arg('--original', process.env.PMXCFS_HOME ?? '/tmp/original');
 const OURS_ARGS = arg('--ours-args', '').split(' ').filter(Boolean);
+/** environment of our daemon, e.g. `--ours-env PMXCFS_FUSE_SPIN_US=0` */
+const OURS_ENV = Object.fromEntries(arg('--ours-env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 const PLACEMENT = Number(arg('--placement', '300'));
 /** Y or N: the kernel's fuse wake_here for the whole run (bench/wake-here.ts); default: as the machine has it */
 const WAKE = arg('--wake-here', '');
@@ -208,7 +210,7 @@ const say = (s: string) => {
 async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
   const pinned = mode === 'pinned';
   const load0 = loadavg()[0]!.toFixed(1);
-  const ours: Daemon = await startDaemon({ backend: 'native', ...(pinned ? { cpu: '0' } : {}), args: OURS_ARGS });
+  const ours: Daemon = await startDaemon({ backend: 'native', ...(pinned ? { cpu: '0' } : {}), args: OURS_ARGS, env: OURS_ENV });
   const a: Target = { name: 'this daemon', pid: ours.pid, cpu: cpuSource(ours.pid, 'ours'), base: join(ours.mnt, 'nodes', ours.nodename), prefix: [] };
   const b = await startOriginal(pinned);
   try {
