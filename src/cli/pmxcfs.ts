@@ -255,7 +255,7 @@ async function main(): Promise<void> {
   }
   log.info({ mount: o.mount, db: o.db, backend: backend.name, nodename: o.nodename }, 'mounted');
   if (wakeHere() === false) {
-    log.info({ param: WAKE_HERE_PARAM }, 'the kernel wakes this daemon where it last ran, not on the requesting CPU (fuse wake_here N): FUSE round trips cost about 4x more than with Y, which the package sets at boot');
+    log.info({ param: WAKE_HERE_PARAM }, 'the kernel wakes this daemon where it last ran, not on the requesting CPU (fuse wake_here N): each FUSE round trip crosses CPUs (about 4x slower on a 2-vCPU VM); the package sets Y at boot');
   }
   await guardMount(o.mount, log);
   tellParent('ready\n');
