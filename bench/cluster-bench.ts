@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, sleep, type RunResult } from './lib-daemon.js';
-import { arg } from './args.js';
+import { arg, envArg } from './args.js';
 import { setWakeHere, wakeHere } from './wake-here.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -36,7 +36,7 @@ const N_LAT = Number(arg('--lat', '1000'));
 const N_TP = Number(arg('--tp', '2000'));
 const N_OPS = Number(arg('--ops', '1000'));
 /** environment of our daemons, e.g. `--env PMXCFS_ACK=own` (docs/CLUSTER.md) */
-const EXTRA_ENV = Object.fromEntries(arg('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+const EXTRA_ENV = envArg('--env');
 const CLK_TCK = 100;
 
 // ---------------------------------------------------------------------------------------------------------------

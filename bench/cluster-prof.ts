@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, startDaemon } from './lib-daemon.js';
-import { arg } from './args.js';
+import { arg, envArg } from './args.js';
 import { traceRequests, type RequestTrip } from '../test/helpers/fuse-trace.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -21,7 +21,7 @@ const WRITERS = Number(arg('--writers', '1'));
 const PROF = arg('--cpu-prof', '');
 const PERF = arg('--perf', '');
 const TRACE = process.argv.includes('--trace');
-const EXTRA = Object.fromEntries(arg('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+const EXTRA = envArg('--env');
 
 function cpuMs(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileC } from './lib-cclient.js';
 import { cleanupAll, forceUnmount, run, startDaemon, type Daemon, type RunResult } from './lib-daemon.js';
-import { arg } from './args.js';
+import { arg, envArg } from './args.js';
 import { setWakeHere, wakeHere } from './wake-here.js';
 import { commOf, placement, type Placement } from './placement.js';
 import { traceRequests, tracingAvailable } from '../test/helpers/fuse-trace.js';
@@ -41,7 +41,7 @@ const ANCHOR = arg('--anchor', '/work/shared/anchor/run-original.sh');
 const HOME = arg('--original', process.env.PMXCFS_HOME ?? '/tmp/original');
 const OURS_ARGS = arg('--ours-args', '').split(' ').filter(Boolean);
 /** environment of our daemon, e.g. `--ours-env PMXCFS_FUSE_SPIN_US=0` */
-const OURS_ENV = Object.fromEntries(arg('--ours-env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+const OURS_ENV = envArg('--ours-env');
 const PLACEMENT = Number(arg('--placement', '300'));
 /** Y or N: the kernel's fuse wake_here for the whole run (bench/wake-here.ts); default: as the machine has it */
 const WAKE = arg('--wake-here', '');
