@@ -117,3 +117,40 @@ print(E(os.stat, '${c.mount(1)}/short-lived.cfg'))
     expect((await py(`print(W('${c.mount(1)}/together.cfg', 'x'))`)).stdout.trim()).toBe('OK');
   });
 });
+
+// PMXCFS_ACK=own (for measurements, docs/CLUSTER.md) gives the original's promise: the writer hears "done" as soon as
+// its own node applied the change, with nobody else holding it yet.
+describe("PMXCFS_ACK=own: acknowledged once the writer's node applied it (three nodes)", () => {
+  let c: PveCluster;
+  const frozen = new Set<number>();
+
+  beforeAll(async () => {
+    c = await PveCluster.create({ nodes: 3 });
+    await c.startDaemon(1, { PMXCFS_ACK: 'own' });
+    await c.startDaemon(2);
+    await c.startDaemon(3);
+    await c.waitSynced();
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const id of frozen) process.kill(c.daemon(id).pid, 'SIGCONT');
+    await c?.destroy();
+    await cleanupAll();
+  });
+
+  it('a write on node 1 returns while the other daemons are frozen, says so in the log, and reaches them after', async () => {
+    expect(c.daemon(1).log()).toContain('PMXCFS_ACK=own');
+    for (const id of [2, 3]) {
+      process.kill(c.daemon(id).pid, 'SIGSTOP');
+      frozen.add(id);
+    }
+    const w = await py(`print(W('${c.mount(1)}/own.cfg', 'own'))`, { timeout: 30_000 });
+    expect(w.stdout.trim()).toBe('OK');
+    for (const id of [2, 3]) {
+      process.kill(c.daemon(id).pid, 'SIGCONT');
+      frozen.delete(id);
+    }
+    await c.waitSynced([1, 2, 3]);
+    for (const id of [2, 3]) expect(readFileSync(join(c.mount(id), 'own.cfg'), 'utf8')).toBe('own');
+  });
+});
