@@ -1,4 +1,7 @@
 // A 3-node corosync cluster in network namespaces, driven through the binding from client processes on the nodes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpgRpc, type ClientEvent } from '../helpers/cpg-rpc.js';
 import { Testnet } from '../helpers/testnet.js';
@@ -48,6 +51,23 @@ describe('a 3-node cluster', () => {
     await Promise.all(clients.map((c) => c.call('waitDelivered', { count: start + 3000, timeoutMs: 30_000 })));
     const list = ((await clients[2]!.call('deliveries', { from: start })).list as string[]).map((s) => Number(s.split(':')[3]));
     expect(list).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+  });
+
+  it('connects at the first attempt and keeps delivering while signals keep arriving (the CPU profiler\'s SIGPROF, 10,000 a second)', async () => {
+    // libqb's handshake gives up when a signal interrupts its poll(); the binding holds signals during it
+    const dir = mkdtempSync(join(tmpdir(), 'cpg-prof-'));
+    try {
+      const c = await CpgRpc.start(net, 2, { group: 'profiled', retryMs: 60_000, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'] });
+      expect((await c.call('info')).nodeId).toBe(2);
+      // and keeps sending and receiving under them: every message delivered back once, in order
+      await c.call('sendMany', { count: 2000, size: 200, tag: 'prof' });
+      await c.call('waitDelivered', { count: 2000, timeoutMs: 30_000 });
+      const list = ((await c.call('deliveries', { from: 0 })).list as string[]).map((x) => Number(x.split(':')[3]));
+      expect(list).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+      c.kill();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads the nodelist and config_version from cmap', async () => {

@@ -48,9 +48,9 @@ export class CpgRpc {
   static async start(
     net: Testnet,
     id: number,
-    opts: { group?: string; retryMs?: number; requireConnection?: boolean } = {},
+    opts: { group?: string; retryMs?: number; requireConnection?: boolean; nodeArgs?: string[] } = {},
   ): Promise<CpgRpc> {
-    const proc = net.spawn(id, process.execPath, [helperScript('cpg-client')]);
+    const proc = net.spawn(id, process.execPath, [...(opts.nodeArgs ?? []), helperScript('cpg-client')]);
     const c = new CpgRpc(proc, id);
     const r = await c.call('connect', { group: opts.group ?? 'test', retryMs: opts.retryMs ?? 300 });
     if (opts.requireConnection !== false && !(r.connected as Record<string, boolean>).cpg) throw new Error(`client on node ${id} did not connect`);

@@ -15,6 +15,7 @@
 #include <corosync/corotypes.h>
 #include <corosync/cpg.h>
 #include <corosync/votequorum.h>
+#include <signal.h>
 #include <sys/uio.h>
 
 #include <cstring>
@@ -25,6 +26,25 @@
 #include <vector>
 
 namespace {
+
+// libqb's connection handshake waits in poll() and gives up when a signal interrupts it (EINTR, then a recvmsg that
+// finds no answer yet): the connection attempt fails. A process that gets signals often (the CPU profiler's SIGPROF,
+// a burst of SIGCHLD) would then never connect. The handshake runs with this thread's signals held; they are
+// delivered right after.
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved_);
+  }
+  ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t saved_;
+};
 
 using Event = std::function<Napi::Value(Napi::Env)>;
 
@@ -209,7 +229,11 @@ class Cpg : public Conn<Cpg> {
     model.cpg_confchg_fn = OnConfchg;
     model.cpg_totem_confchg_fn = OnTotem;
     model.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
-    cs_error_t err = cpg_model_initialize(&handle_, CPG_MODEL_V1, reinterpret_cast<cpg_model_data_t*>(&model), nullptr);
+    cs_error_t err;
+    {
+      SignalsHeld held;
+      err = cpg_model_initialize(&handle_, CPG_MODEL_V1, reinterpret_cast<cpg_model_data_t*>(&model), nullptr);
+    }
     if (err != CS_OK) {
       CsError(env, "cpg_model_initialize", err).ThrowAsJavaScriptException();
       return;
@@ -394,7 +418,11 @@ class Votequorum : public Conn<Votequorum> {
     cb.votequorum_quorum_notify_fn = OnQuorum;
     cb.votequorum_expectedvotes_notify_fn = OnExpected;
     cb.votequorum_nodelist_notify_fn = OnNodelist;
-    cs_error_t err = votequorum_initialize(&handle_, &cb);
+    cs_error_t err;
+    {
+      SignalsHeld held;
+      err = votequorum_initialize(&handle_, &cb);
+    }
     if (err != CS_OK) {
       CsError(env, "votequorum_initialize", err).ThrowAsJavaScriptException();
       return;
@@ -548,7 +576,11 @@ class Cmap : public Conn<Cmap> {
 
   explicit Cmap(const Napi::CallbackInfo& info) : Conn<Cmap>(info) {
     Napi::Env env = info.Env();
-    cs_error_t err = cmap_initialize(&handle_);
+    cs_error_t err;
+    {
+      SignalsHeld held;
+      err = cmap_initialize(&handle_);
+    }
     if (err != CS_OK) {
       CsError(env, "cmap_initialize", err).ThrowAsJavaScriptException();
       return;
@@ -706,7 +738,11 @@ class Cfg : public Conn<Cfg> {
     Napi::Env env = info.Env();
     corosync_cfg_callbacks_t cb;
     cb.corosync_cfg_shutdown_callback = OnShutdown;
-    cs_error_t err = corosync_cfg_initialize(&handle_, &cb);
+    cs_error_t err;
+    {
+      SignalsHeld held;
+      err = corosync_cfg_initialize(&handle_, &cb);
+    }
     if (err != CS_OK) {
       CsError(env, "corosync_cfg_initialize", err).ThrowAsJavaScriptException();
       return;
