@@ -1,11 +1,12 @@
 // Where the CPU goes in cluster mode (ours only): a 3-node cluster, N new 512-byte files written one after another
 // on node 1 (or by 8 writers over the nodes with --writers 8), CPU (user+sys from /proc/PID/stat) of each daemon and
-// each corosync per 1,000 files. With --cpu-prof DIR every daemon writes a V8 CPU profile there on exit.
+// each corosync per 1,000 files, and each daemon's split: [JS thread user, JS thread system, other threads]. With
+// --cpu-prof DIR every daemon writes a V8 CPU profile there on exit.
 //
 //   node dist/bench/cluster-prof.js [--files 1000] [--writers 1] [--cpu-prof DIR] [--env K=V,K=V] [--trace]
 //   --trace: each FUSE request of the writers timed by the kernel's tracepoints (sent -> answered), p50/p90 per kind
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,26 @@ function cpuMs(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** CPU (ms) of a process's threads, split: the main (JS) thread's user and system time, and all other threads. */
+function threadMs(pid: number): { mainUser: number; mainSys: number; others: number } {
+  const r = { mainUser: 0, mainSys: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let s: string;
+    try {
+      s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // a thread that ended meanwhile
+    }
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    const user = Number(f[11]) * 10, sys = Number(f[12]) * 10;
+    if (Number(tid) === pid) {
+      r.mainUser = user;
+      r.mainSys = sys;
+    } else r.others += user + sys;
+  }
+  return r;
 }
 
 async function main(): Promise<void> {
@@ -65,6 +86,7 @@ async function main(): Promise<void> {
     const dp = [1, 2, 3].map((i) => cluster.daemon(i).pid);
     const cp = [1, 2, 3].map((i) => cluster.net.node(i).proc?.pid ?? 0);
     const d0 = dp.map(cpuMs);
+    const t0s = dp.map(threadMs);
     const c0 = cp.map(cpuMs);
     const perfs = PERF ? dp.map((p, i) => spawn('perf', ['record', '-F', '1999', '-g', '-p', String(p), '-o', join(PERF, `n${i + 1}.data`)], { stdio: 'ignore' })) : [];
     if (PERF) await new Promise((r) => setTimeout(r, 1000));
@@ -92,10 +114,16 @@ async function main(): Promise<void> {
     const k = 1000 / (per * nodes.length);
     const d = dp.map((p, i) => Math.round((cpuMs(p) - d0[i]!) * k));
     const c = cp.map((p, i) => Math.round((cpuMs(p) - c0[i]!) * k));
+    // where a daemon's CPU goes: its JS thread in user space, the same thread in the kernel, every other thread
+    // (V8's compiler and GC helpers, the checkpointer, libuv's pool); threads that ended meanwhile are not counted
+    const split = dp.map((p, i) => {
+      const a = t0s[i]!, b = threadMs(p);
+      return [b.mainUser - a.mainUser, b.mainSys - a.mainSys, b.others - a.others].map((v) => Math.round(v * k));
+    });
     console.log(JSON.stringify({
       files: per * nodes.length, writers: nodes.length, filesPerS: Math.round((per * nodes.length * 1000) / ms),
       p50ms: lat[Math.floor(lat.length / 2)]! / 1e6, p99ms: lat[Math.floor(lat.length * 0.99)]! / 1e6,
-      daemonCpuPer1000: d, corosyncCpuPer1000: c, load: readFileSync('/proc/loadavg', 'utf8').trim(),
+      daemonCpuPer1000: d, daemonSplitPer1000: split, corosyncCpuPer1000: c, load: readFileSync('/proc/loadavg', 'utf8').trim(),
     }));
   } finally {
     await cluster.destroy();
