@@ -3,7 +3,7 @@
 // each corosync per 1,000 files, and each daemon's split: [JS thread user, JS thread system, other threads]. With
 // --cpu-prof DIR every daemon writes a V8 CPU profile there on exit.
 //
-//   node dist/bench/cluster-prof.js [--files 1000] [--writers 1] [--cpu-prof DIR] [--env K=V,K=V] [--trace]
+//   node dist/bench/cluster-prof.js [--files 1000] [--writers 1] [--cpu-prof DIR] [--env K=V,K=V] [--node-args "F F"] [--trace]
 //   --trace: each FUSE request of the writers timed by the kernel's tracepoints (sent -> answered), p50/p90 per kind
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,8 @@ const PROF = arg('--cpu-prof', '');
 const PERF = arg('--perf', '');
 const TRACE = process.argv.includes('--trace');
 const EXTRA = envArg('--env');
+/** flags for the daemons' node, e.g. `--node-args "--interrupt-budget=8192"` */
+const NODE_ARGS = arg('--node-args', '').split(' ').filter(Boolean);
 
 function cpuMs(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -59,18 +61,21 @@ async function main(): Promise<void> {
       const env: Record<string, string> = { PMXCFS_COROSYNC_RETRY_MS: '300', ...EXTRA };
       const tn = cluster.net.node(id);
       const prefix = ['nsenter', `--net=/run/netns/${tn.ns}`];
+      // node's own flags (refused in NODE_OPTIONS): a wrapper puts them after the node binary
+      const flags = [...NODE_ARGS];
+      let wrapDir = '';
       if (PERF) {
-        mkdirSync(PERF, { recursive: true });
-        const w = join(PERF, 'node.sh');
-        writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" --perf-basic-prof "$@"\n`, { mode: 0o755 });
-        prefix.push(w);
+        mkdirSync((wrapDir = join(PERF, `n${id}`)), { recursive: true });
+        flags.push('--perf-basic-prof');
       } else if (PROF) {
-        // --cpu-prof is refused in NODE_OPTIONS: a wrapper puts it after the node binary
-        const d = join(PROF, `n${id}`);
-        rmSync(d, { recursive: true, force: true });
-        mkdirSync(d, { recursive: true });
-        const w = join(d, 'node.sh');
-        writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" --cpu-prof --cpu-prof-dir=${d} "$@"\n`, { mode: 0o755 });
+        wrapDir = join(PROF, `n${id}`);
+        rmSync(wrapDir, { recursive: true, force: true });
+        mkdirSync(wrapDir, { recursive: true });
+        flags.push('--cpu-prof', `--cpu-prof-dir=${wrapDir}`);
+      } else if (flags.length) mkdirSync((wrapDir = join(tmpdir(), `cprof-wrap-${process.pid}-n${id}`)), { recursive: true });
+      if (flags.length) {
+        const w = join(wrapDir, 'node.sh');
+        writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
         prefix.push(w);
       }
       const n = cluster.node(id);
@@ -129,6 +134,7 @@ async function main(): Promise<void> {
     await cluster.destroy();
     await cleanupAll();
     rmSync(client, { force: true });
+    for (const id of [1, 2, 3]) rmSync(join(tmpdir(), `cprof-wrap-${process.pid}-n${id}`), { recursive: true, force: true });
   }
 }
 
