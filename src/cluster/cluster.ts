@@ -110,6 +110,9 @@ export class ClusterCommitter implements Committer {
   private readonly quorum: QuorumClient;
   private readonly cmap: CmapClient;
   private phase: Phase = 'offline';
+  /** the start's own offline state was reported (it is no change of phase, but an admin must see it) */
+  private startReported = false;
+  private readonly retryMs: number;
   private members: CpgMember[] = [];
   private readonly pid = process.pid;
   // state exchange
@@ -190,7 +193,7 @@ export class ClusterCommitter implements Committer {
     if (process.env.PMXCFS_ACK === 'own') {
       this.log.warn('PMXCFS_ACK=own: changes are acknowledged once this node applied them, like the original; one made just before this node is cut off can be lost');
     }
-    const retryMs = opts.retryMs ?? 3000;
+    const retryMs = (this.retryMs = opts.retryMs ?? 3000);
     this.cpg = new CpgClient({ group: opts.group ?? CPG_GROUP, retryMs });
     this.quorum = new QuorumClient({ retryMs });
     this.cmap = new CmapClient({ retryMs, trackPrefixes: ['nodelist.', 'totem.cluster_name'] });
@@ -724,6 +727,10 @@ export class ClusterCommitter implements Committer {
 
   private offline(why: string): void {
     if (this.phase !== 'offline') this.log.warn({ why }, 'not in the cluster group: read-only');
+    else if (!this.startReported) {
+      this.log.warn({ why }, `cannot reach corosync (is it running?): read-only until this node joins the cluster group; trying again every ${this.retryMs} ms`);
+    }
+    this.startReported = true;
     this.phase = 'offline';
     this.members = [];
     this.updateGroupQuorum();

@@ -101,4 +101,21 @@ print(i)
     expect((await sh(`echo back > ${c.mount(3)}/back.cfg`)).code).toBe(0);
     await vi.waitFor(() => expect(readFileSync(join(c.mount(1), 'back.cfg'), 'utf8')).toBe('back\n'), DELIVERY);
   });
+
+  it('a daemon started while its corosync is down says so in its log, serves its tree read-only, and joins once corosync runs', async () => {
+    await c.stopDaemon(3);
+    await c.net.kill(3);
+    const d = await c.startDaemon(3);
+    await waitFor('the log names corosync', () => /cannot reach corosync \(is it running\?\): read-only/.test(d.log()));
+    expect(readFileSync(join(c.mount(3), 'before.cfg'), 'utf8')).toBe('before\n');
+    expect(statSync(join(c.mount(3), 'before.cfg')).mode & 0o777).toBe(0o440);
+    expect((await py(`print(W('${c.mount(3)}/early.cfg', 'x'))`)).stdout.trim()).toBe('open:EACCES');
+    c.net.start([3]);
+    await c.net.waitQuorate(3);
+    await c.waitSynced([1, 2, 3]);
+    expect((await sh(`echo joined > ${c.mount(3)}/joined.cfg`)).code).toBe(0);
+    await vi.waitFor(() => expect(readFileSync(join(c.mount(1), 'joined.cfg'), 'utf8')).toBe('joined\n'), DELIVERY);
+    // said once, not at every retry
+    expect(d.log().match(/cannot reach corosync/g)).toHaveLength(1);
+  });
 });
