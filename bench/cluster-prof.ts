@@ -52,7 +52,18 @@ function threadMs(pid: number): { mainUser: number; mainSys: number; others: num
   return r;
 }
 
+const wrapDir = (id: number): string => join(tmpdir(), `cprof-wrap-${process.pid}-n${id}`);
+
+/** node's own flags are refused in NODE_OPTIONS: a wrapper puts them after the node binary */
+function nodeWrapper(id: number, flags: string[]): string {
+  mkdirSync(wrapDir(id), { recursive: true });
+  const w = join(wrapDir(id), 'node.sh');
+  writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
+  return w;
+}
+
 async function main(): Promise<void> {
+  if (PERF) mkdirSync(PERF, { recursive: true });
   const client = join(tmpdir(), `cprof-client-${process.pid}`);
   execFileSync('cc', ['-O2', '-o', client, join(ROOT_DIR, 'bench', 'cluster-client.c')], { stdio: 'inherit' });
   const cluster = await PveCluster.create({ nodes: 3 });
@@ -61,23 +72,15 @@ async function main(): Promise<void> {
       const env: Record<string, string> = { PMXCFS_COROSYNC_RETRY_MS: '300', ...EXTRA };
       const tn = cluster.net.node(id);
       const prefix = ['nsenter', `--net=/run/netns/${tn.ns}`];
-      // node's own flags (refused in NODE_OPTIONS): a wrapper puts them after the node binary
       const flags = [...NODE_ARGS];
-      let wrapDir = '';
-      if (PERF) {
-        mkdirSync((wrapDir = join(PERF, `n${id}`)), { recursive: true });
-        flags.push('--perf-basic-prof');
-      } else if (PROF) {
-        wrapDir = join(PROF, `n${id}`);
-        rmSync(wrapDir, { recursive: true, force: true });
-        mkdirSync(wrapDir, { recursive: true });
-        flags.push('--cpu-prof', `--cpu-prof-dir=${wrapDir}`);
-      } else if (flags.length) mkdirSync((wrapDir = join(tmpdir(), `cprof-wrap-${process.pid}-n${id}`)), { recursive: true });
-      if (flags.length) {
-        const w = join(wrapDir, 'node.sh');
-        writeFileSync(w, `#!/bin/sh\nn="$1"; shift\nexec "$n" ${flags.join(' ')} "$@"\n`, { mode: 0o755 });
-        prefix.push(w);
+      if (PERF) flags.push('--perf-basic-prof');
+      else if (PROF) {
+        const d = join(PROF, `n${id}`);
+        rmSync(d, { recursive: true, force: true });
+        mkdirSync(d, { recursive: true });
+        flags.push('--cpu-prof', `--cpu-prof-dir=${d}`);
       }
+      if (flags.length) prefix.push(nodeWrapper(id, flags));
       const n = cluster.node(id);
       n.daemon = await startDaemon({
         dir: n.state.dir, backend: 'native', nodename: tn.name, cluster: true, prefix,
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
     await cluster.destroy();
     await cleanupAll();
     rmSync(client, { force: true });
-    for (const id of [1, 2, 3]) rmSync(join(tmpdir(), `cprof-wrap-${process.pid}-n${id}`), { recursive: true, force: true });
+    for (const id of [1, 2, 3]) rmSync(wrapDir(id), { recursive: true, force: true });
   }
 }
 
