@@ -36,6 +36,8 @@ class SignalsHeld {
   SignalsHeld() {
     sigset_t all;
     sigfillset(&all);
+    // faults stay deliverable: blocking them would turn a crash into undefined behaviour
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&all, sig);
     pthread_sigmask(SIG_BLOCK, &all, &saved_);
   }
   ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
