@@ -48,6 +48,13 @@ class SignalsHeld {
   sigset_t saved_;
 };
 
+// One libcorosync initialize call with signals held.
+template <typename F>
+cs_error_t WithSignalsHeld(F initialize) {
+  SignalsHeld held;
+  return initialize();
+}
+
 using Event = std::function<Napi::Value(Napi::Env)>;
 
 Napi::Error CsError(Napi::Env env, const char* what, cs_error_t err) {
@@ -231,11 +238,8 @@ class Cpg : public Conn<Cpg> {
     model.cpg_confchg_fn = OnConfchg;
     model.cpg_totem_confchg_fn = OnTotem;
     model.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
-    cs_error_t err;
-    {
-      SignalsHeld held;
-      err = cpg_model_initialize(&handle_, CPG_MODEL_V1, reinterpret_cast<cpg_model_data_t*>(&model), nullptr);
-    }
+    auto* data = reinterpret_cast<cpg_model_data_t*>(&model);
+    cs_error_t err = WithSignalsHeld([&] { return cpg_model_initialize(&handle_, CPG_MODEL_V1, data, nullptr); });
     if (err != CS_OK) {
       CsError(env, "cpg_model_initialize", err).ThrowAsJavaScriptException();
       return;
@@ -420,11 +424,7 @@ class Votequorum : public Conn<Votequorum> {
     cb.votequorum_quorum_notify_fn = OnQuorum;
     cb.votequorum_expectedvotes_notify_fn = OnExpected;
     cb.votequorum_nodelist_notify_fn = OnNodelist;
-    cs_error_t err;
-    {
-      SignalsHeld held;
-      err = votequorum_initialize(&handle_, &cb);
-    }
+    cs_error_t err = WithSignalsHeld([&] { return votequorum_initialize(&handle_, &cb); });
     if (err != CS_OK) {
       CsError(env, "votequorum_initialize", err).ThrowAsJavaScriptException();
       return;
@@ -578,11 +578,7 @@ class Cmap : public Conn<Cmap> {
 
   explicit Cmap(const Napi::CallbackInfo& info) : Conn<Cmap>(info) {
     Napi::Env env = info.Env();
-    cs_error_t err;
-    {
-      SignalsHeld held;
-      err = cmap_initialize(&handle_);
-    }
+    cs_error_t err = WithSignalsHeld([&] { return cmap_initialize(&handle_); });
     if (err != CS_OK) {
       CsError(env, "cmap_initialize", err).ThrowAsJavaScriptException();
       return;
@@ -740,11 +736,7 @@ class Cfg : public Conn<Cfg> {
     Napi::Env env = info.Env();
     corosync_cfg_callbacks_t cb;
     cb.corosync_cfg_shutdown_callback = OnShutdown;
-    cs_error_t err;
-    {
-      SignalsHeld held;
-      err = corosync_cfg_initialize(&handle_, &cb);
-    }
+    cs_error_t err = WithSignalsHeld([&] { return corosync_cfg_initialize(&handle_, &cb); });
     if (err != CS_OK) {
       CsError(env, "corosync_cfg_initialize", err).ThrowAsJavaScriptException();
       return;
