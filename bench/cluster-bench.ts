@@ -87,8 +87,7 @@ async function originalSide(): Promise<Side> {
 
 async function oursSide(): Promise<{ side: Side; cluster: PveCluster }> {
   const cluster = await PveCluster.create({ nodes: 3 });
-  for (const n of [1, 2, 3]) await cluster.startDaemon(n, EXTRA_ENV);
-  await cluster.waitSynced();
+  await cluster.startAll(EXTRA_ENV);
   return {
     cluster,
     side: {

@@ -74,8 +74,9 @@ export class PveCluster {
     return n.daemon;
   }
 
-  async startAll(): Promise<void> {
-    for (const n of this.nodes) if (!n.daemon) await this.startDaemon(n.id);
+  /** Starts every node's daemon not running yet (`env`: their environment) and waits until they are synced. */
+  async startAll(env: Record<string, string> = {}): Promise<void> {
+    for (const n of this.nodes) if (!n.daemon) await this.startDaemon(n.id, env);
     await this.waitSynced();
   }
 
