@@ -173,6 +173,7 @@ export class ClusterCommitter implements Committer {
     this.log = opts.log.child({ module: 'cluster' });
     this.gen = Number(this.store.getMeta('gen') ?? 0);
     this.lastSyncWith = JSON.parse(this.store.getMeta('lastSyncWith') ?? '{}') as Record<string, number>;
+    const own = process.env.PMXCFS_ACK === 'own';
     this.confirm = new Confirmations(
       () => keyOf(this.nodeId, this.pid),
       {
@@ -186,11 +187,11 @@ export class ClusterCommitter implements Committer {
       },
       {
         waitAllMs: Number(process.env.PMXCFS_ACK_WAIT_MS ?? 1000),
-        own: process.env.PMXCFS_ACK === 'own',
+        own,
         onLagging: (k) => this.log.warn({ member: k }, 'a member did not apply changes in time: not waiting for it until it catches up'),
       },
     );
-    if (process.env.PMXCFS_ACK === 'own') {
+    if (own) {
       this.log.warn('PMXCFS_ACK=own: changes are acknowledged once this node applied them, like the original; one made just before this node is cut off can be lost');
     }
     const retryMs = (this.retryMs = opts.retryMs ?? 3000);
