@@ -26,24 +26,28 @@ const EXTRA = envArg('--env');
 /** flags for the daemons' node, e.g. `--node-args "--interrupt-budget=8192"` */
 const NODE_ARGS = arg('--node-args', '').split(' ').filter(Boolean);
 
-function cpuMs(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** user and system CPU (ms) from a /proc stat file (a process's or one thread's) */
+function userSysMs(statFile: string): [number, number] {
+  const s = readFileSync(statFile, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+  return [Number(f[11]) * 10, Number(f[12]) * 10];
+}
+
+function cpuMs(pid: number): number {
+  const [user, sys] = userSysMs(`/proc/${pid}/stat`);
+  return user + sys;
 }
 
 /** CPU (ms) of a process's threads, split: the main (JS) thread's user and system time, and all other threads. */
 function threadMs(pid: number): { mainUser: number; mainSys: number; others: number } {
   const r = { mainUser: 0, mainSys: 0, others: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let s: string;
+    let user: number, sys: number;
     try {
-      s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      [user, sys] = userSysMs(`/proc/${pid}/task/${tid}/stat`);
     } catch {
       continue; // a thread that ended meanwhile
     }
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    const user = Number(f[11]) * 10, sys = Number(f[12]) * 10;
     if (Number(tid) === pid) {
       r.mainUser = user;
       r.mainSys = sys;
