@@ -15,7 +15,9 @@
 // The round-trip section times statx(AT_STATX_FORCE_SYNC) on an open file (one GETATTR each) against this daemon, the
 // original, and bench/ll-null.c (a plain C libfuse3 low-level loop): the bare cost of one request. The placement
 // section traces --placement creates (bench/op-cost.c, C) on each daemon with the fuse tracepoints and splits their
-// wall time into the daemons' side and the client's side (bench/placement.ts).
+// wall time into the daemons' side and the client's side (bench/placement.ts). With --floor every client also runs
+// against bench/ll-floor.c, a C filesystem the kernel sees as it sees this daemon, in memory and then with one SQLite
+// transaction per change: the best any daemon with this design can do on the machine (the "bound" column).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,8 @@ const OURS_ARGS = arg('--ours-args', '').split(' ').filter(Boolean);
 /** environment of our daemon, e.g. `--ours-env PMXCFS_FUSE_SPIN_US=0` */
 const OURS_ENV = envArg('--ours-env');
 const PLACEMENT = Number(arg('--placement', '300'));
+/** also run every client against bench/ll-floor.c, without and with SQLite: what these semantics allow on this machine */
+const FLOOR = process.argv.includes('--floor');
 /** Y or N: the kernel's fuse wake_here for the whole run (bench/wake-here.ts); default: as the machine has it */
 const WAKE = arg('--wake-here', '');
 
@@ -182,17 +186,37 @@ async function placed(t: Target, pinned: boolean): Promise<Placement> {
   return placement(trips, commOf(bin), PLACEMENT);
 }
 
-async function startLlNull(pinned: boolean): Promise<{ t: Target; child: ChildProcess; mnt: string }> {
-  const bin = await compileC('ll-null', ['fuse3']);
-  const mnt = mkdtempSync('/tmp/pmxcfs-llnull-');
-  const argv = [...(pinned ? ['taskset', '-c', '0'] : []), bin, mnt];
+/** A C filesystem of bench/ (ll-null, ll-floor) mounted on a new temp dir; `extra` follows the mountpoint. */
+async function startC(name: string, label: string, pinned: boolean, libs: string[], extra: (dir: string) => string[] = () => []): Promise<CFs> {
+  const bin = await compileC(name, libs);
+  const dir = mkdtempSync(`/tmp/pmxcfs-${name}-`);
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  const argv = [...(pinned ? ['taskset', '-c', '0'] : []), bin, mnt, ...extra(dir)];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((res, rej) => {
     child.stdout!.once('data', () => res());
-    child.once('exit', (c) => rej(new Error(`ll-null exited ${c}`)));
+    child.once('exit', (c) => rej(new Error(`${name} exited ${c}`)));
   });
-  const cpu = cpuSource(child.pid!, 'll-null');
-  return { t: { name: 'C libfuse3 low-level loop', pid: child.pid!, cpu, base: mnt, prefix: [] }, child, mnt };
+  const cpu = cpuSource(child.pid!, `${name}-${child.pid}`);
+  return { t: { name: label, pid: child.pid!, cpu, base: mnt, prefix: [] }, child, mnt, dir };
+}
+
+interface CFs {
+  t: Target;
+  child: ChildProcess;
+  mnt: string;
+  /** temp dir holding the mountpoint (and ll-floor's database) */
+  dir: string;
+}
+
+async function stopC(c: CFs): Promise<void> {
+  if (c.child.exitCode === null) {
+    c.child.kill('SIGTERM');
+    await new Promise((r) => c.child.once('exit', r));
+  }
+  forceUnmount(c.mnt);
+  rmSync(c.dir, { recursive: true, force: true });
 }
 
 function fmt(v: number, unit: 'ops' | 'ms'): string {
@@ -213,8 +237,13 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
   const ours: Daemon = await startDaemon({ backend: 'native', ...(pinned ? { cpu: '0' } : {}), args: OURS_ARGS, env: OURS_ENV });
   const a: Target = { name: 'this daemon', pid: ours.pid, cpu: cpuSource(ours.pid, 'ours'), base: join(ours.mnt, 'nodes', ours.nodename), prefix: [] };
   const b = await startOriginal(pinned);
+  const floors: CFs[] = [];
   try {
-    const targets = [a, b];
+    if (FLOOR) {
+      floors.push(await startC('ll-floor', 'C floor', pinned, ['fuse3', 'sqlite3']));
+      floors.push(await startC('ll-floor', 'C floor + SQLite', pinned, ['fuse3', 'sqlite3'], (d) => [join(d, 'config.db')]));
+    }
+    const targets = [a, b, ...floors.map((f) => f.t)];
     for (const kind of CLIENTS) for (const t of targets) await client(t, kind, pinned); // warm-up
     const res = new Map<string, Result[]>();
     for (let i = 0; i < RUNS; i++) {
@@ -230,7 +259,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
     }
     // bare round trip
     const rt = new Map<string, Rtt[]>();
-    const ll = await startLlNull(pinned);
+    const ll = await startC('ll-null', 'C libfuse3 low-level loop', pinned, ['fuse3']);
     try {
       await run(['sh', '-c', `echo rtt > ${a.base}/rtt-file`]);
       await run([...b.prefix, 'sh', '-c', `echo rtt > ${b.base}/rtt-file`], { env: { PMXCFS_HOME: HOME } });
@@ -246,10 +275,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
         }
       }
     } finally {
-      ll.child.kill('SIGTERM');
-      await new Promise((r) => ll.child.once('exit', r));
-      forceUnmount(ll.mnt);
-      rmSync(ll.mnt, { recursive: true, force: true });
+      await stopC(ll);
     }
     // where the requests of one client are answered
     const pl = new Map<string, Placement[]>();
@@ -266,16 +292,23 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
       say(`**${kind === 'node' ? 'Node' : 'C'} client, ${pinned ? 'pinned (daemon and client under `taskset -c 0`)' : 'unpinned'}**, ` +
         `${N} files of 512 B, median of ${RUNS} (load average ${load0} -> ${load1})`);
       say('');
-      say('| operation | this daemon | the original | ratio (this / original) | daemon CPU per op, this | the original |');
-      say('|---|---:|---:|---:|---:|---:|');
+      const F = floors.map((f) => res.get(`${kind}/${f.t.name}`)!);
+      say('| operation | this daemon | the original | ratio (this / original) | daemon CPU per op, this | the original |' +
+        (F.length ? ' C floor | C floor + SQLite | bound (floor + SQLite / original) | CPU per op, floor + SQLite |' : ''));
+      say('|---|---:|---:|---:|---:|---:|' + (F.length ? '---:|---:|---:|---:|' : ''));
       for (const op of OPS) {
-        const x = median(A.map((r) => r[op.key]!));
-        const y = median(B.map((r) => r[op.key]!));
-        const ratio = op.unit === 'ms' ? y / x : x / y;
-        const cx = median(A.map((r) => r[`cpu_${op.key}`]!));
-        const cy = median(B.map((r) => r[`cpu_${op.key}`]!));
+        const med = (rs: Result[], k = op.key) => median(rs.map((r) => r[k]!));
+        const ratio = (x: number, y: number) => (op.unit === 'ms' ? y / x : x / y);
+        const x = med(A);
+        const y = med(B);
         const u = op.unit === 'ms' ? ' ms' : '/s';
-        say(`| ${op.label} | ${fmt(x, op.unit)}${u} | ${fmt(y, op.unit)}${u} | **${ratio.toFixed(2)}** | ${cx.toFixed(1)} us | ${cy.toFixed(1)} us |`);
+        let row = `| ${op.label} | ${fmt(x, op.unit)}${u} | ${fmt(y, op.unit)}${u} | **${ratio(x, y).toFixed(2)}** | ` +
+          `${med(A, `cpu_${op.key}`).toFixed(1)} us | ${med(B, `cpu_${op.key}`).toFixed(1)} us |`;
+        if (F.length === 2) {
+          const [m, q] = [med(F[0]!), med(F[1]!)];
+          row += ` ${fmt(m, op.unit)}${u} | ${fmt(q, op.unit)}${u} | ${ratio(q, y).toFixed(2)} | ${med(F[1]!, `cpu_${op.key}`).toFixed(1)} us |`;
+        }
+        say(row);
       }
     }
     if (RTT > 0) {
@@ -303,6 +336,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
       }
     }
   } finally {
+    for (const f of floors) await stopC(f);
     await orig('wipe');
     await ours.stop();
     await cleanupAll();
