@@ -19,13 +19,13 @@
 // against bench/ll-floor.c, a C filesystem the kernel sees as it sees this daemon, in memory and then with one SQLite
 // transaction per change: the best any daemon with this design can do on the machine (the "bound" column).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileC } from './lib-cclient.js';
-import { cleanupAll, forceUnmount, run, startDaemon, type Daemon, type RunResult } from './lib-daemon.js';
+import { startCfs, startFloor, stopCfs, type CFs } from './lib-cfs.js';
+import { cleanupAll, run, startDaemon, type Daemon, type RunResult } from './lib-daemon.js';
 import { arg, envArg } from './args.js';
 import { setWakeHere, wakeHere } from './wake-here.js';
 import { commOf, placement, type Placement } from './placement.js';
@@ -186,37 +186,9 @@ async function placed(t: Target, pinned: boolean): Promise<Placement> {
   return placement(trips, commOf(bin), PLACEMENT);
 }
 
-/** A C filesystem of bench/ (ll-null, ll-floor) mounted on a new temp dir; `extra` follows the mountpoint. */
-async function startC(name: string, label: string, pinned: boolean, libs: string[], extra: (dir: string) => string[] = () => []): Promise<CFs> {
-  const bin = await compileC(name, libs);
-  const dir = mkdtempSync(`/tmp/pmxcfs-${name}-`);
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  const argv = [...(pinned ? ['taskset', '-c', '0'] : []), bin, mnt, ...extra(dir)];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((res, rej) => {
-    child.stdout!.once('data', () => res());
-    child.once('exit', (c) => rej(new Error(`${name} exited ${c}`)));
-  });
-  const cpu = cpuSource(child.pid!, `${name}-${child.pid}`);
-  return { t: { name: label, pid: child.pid!, cpu, base: mnt, prefix: [] }, child, mnt, dir };
-}
-
-interface CFs {
-  t: Target;
-  child: ChildProcess;
-  mnt: string;
-  /** temp dir holding the mountpoint (and ll-floor's database) */
-  dir: string;
-}
-
-async function stopC(c: CFs): Promise<void> {
-  if (c.child.exitCode === null) {
-    c.child.kill('SIGTERM');
-    await new Promise((r) => c.child.once('exit', r));
-  }
-  forceUnmount(c.mnt);
-  rmSync(c.dir, { recursive: true, force: true });
+/** A C filesystem of bench/ as a target of the clients. */
+async function cTarget(c: CFs, label: string): Promise<Target & { fs: CFs }> {
+  return { name: label, pid: c.pid, cpu: cpuSource(c.pid, `c-${c.pid}`), base: c.mnt, prefix: [], fs: c };
 }
 
 function fmt(v: number, unit: 'ops' | 'ms'): string {
@@ -237,13 +209,13 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
   const ours: Daemon = await startDaemon({ backend: 'native', ...(pinned ? { cpu: '0' } : {}), args: OURS_ARGS, env: OURS_ENV });
   const a: Target = { name: 'this daemon', pid: ours.pid, cpu: cpuSource(ours.pid, 'ours'), base: join(ours.mnt, 'nodes', ours.nodename), prefix: [] };
   const b = await startOriginal(pinned);
-  const floors: CFs[] = [];
+  const floors: (Target & { fs: CFs })[] = [];
   try {
     if (FLOOR) {
-      floors.push(await startC('ll-floor', 'C floor', pinned, ['fuse3', 'sqlite3']));
-      floors.push(await startC('ll-floor', 'C floor + SQLite', pinned, ['fuse3', 'sqlite3'], (d) => [join(d, 'config.db')]));
+      floors.push(await cTarget(await startFloor(pinned, false), 'C floor'));
+      floors.push(await cTarget(await startFloor(pinned, true), 'C floor + SQLite'));
     }
-    const targets = [a, b, ...floors.map((f) => f.t)];
+    const targets: Target[] = [a, b, ...floors];
     for (const kind of CLIENTS) for (const t of targets) await client(t, kind, pinned); // warm-up
     const res = new Map<string, Result[]>();
     for (let i = 0; i < RUNS; i++) {
@@ -259,7 +231,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
     }
     // bare round trip
     const rt = new Map<string, Rtt[]>();
-    const ll = await startC('ll-null', 'C libfuse3 low-level loop', pinned, ['fuse3']);
+    const ll = await cTarget(await startCfs('ll-null', pinned, ['fuse3']), 'C libfuse3 low-level loop');
     try {
       await run(['sh', '-c', `echo rtt > ${a.base}/rtt-file`]);
       await run([...b.prefix, 'sh', '-c', `echo rtt > ${b.base}/rtt-file`], { env: { PMXCFS_HOME: HOME } });
@@ -267,7 +239,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
         for (const [t, f] of [
           [a, `${a.base}/rtt-file`],
           [b, `${b.base}/rtt-file`],
-          [ll.t, `${ll.mnt}/f`],
+          [ll, `${ll.fs.mnt}/f`],
         ] as [Target, string][]) {
           if (RTT <= 0) break;
           const r = await rtt(t, f, pinned);
@@ -275,7 +247,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
         }
       }
     } finally {
-      await stopC(ll);
+      await stopCfs(ll.fs);
     }
     // where the requests of one client are answered
     const pl = new Map<string, Placement[]>();
@@ -292,7 +264,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
       say(`**${kind === 'node' ? 'Node' : 'C'} client, ${pinned ? 'pinned (daemon and client under `taskset -c 0`)' : 'unpinned'}**, ` +
         `${N} files of 512 B, median of ${RUNS} (load average ${load0} -> ${load1})`);
       say('');
-      const F = floors.map((f) => res.get(`${kind}/${f.t.name}`)!);
+      const F = floors.map((f) => res.get(`${kind}/${f.name}`)!);
       say('| operation | this daemon | the original | ratio (this / original) | daemon CPU per op, this | the original |' +
         (F.length ? ' C floor | C floor + SQLite | bound (floor + SQLite / original) | CPU per op, floor + SQLite |' : ''));
       say('|---|---:|---:|---:|---:|---:|' + (F.length ? '---:|---:|---:|---:|' : ''));
@@ -336,7 +308,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
       }
     }
   } finally {
-    for (const f of floors) await stopC(f);
+    for (const f of floors) await stopCfs(f.fs);
     await orig('wipe');
     await ours.stop();
     await cleanupAll();
