@@ -15,8 +15,12 @@
 //   tp1/tp8   2000 files with 1 writer (node 1) and 8 writers (3/3/2 over the nodes): files/s, then the three
 //             trees are compared (path, type, sha1 of content); CPU (user+sys) of the daemons and corosyncs
 //   ops       create+write+close, overwrite, write tmp + rename, mkdir+rmdir, unlink on node 1: ops/s
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+//   --floor   what any implementation can reach here with one ordered round per file: one CPG round (C client,
+//             bench/corosync-bench.c, on our cluster's node 1, C receivers on nodes 2 and 3, one message of 600 B
+//             in flight) plus a new 512-byte file on bench/ll-floor.c with SQLite (local, the writer's own part);
+//             their sum bounds the writer's latency and its files/s (printed against the original's)
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,7 @@ import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, sleep, type RunResult } from './lib-daemon.js';
 import { arg, envArg } from './args.js';
 import { setWakeHere, wakeHere } from './wake-here.js';
+import { startFloor, stopCfs, type CFs } from './lib-cfs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT_DIR = [join(HERE, '..', '..'), join(HERE, '..')].find((d) => existsSync(join(d, 'bench', 'cluster-client.c')))!;
@@ -38,6 +43,7 @@ const N_OPS = Number(arg('--ops', '1000'));
 /** environment of our daemons, e.g. `--env PMXCFS_ACK=own` (docs/CLUSTER.md) */
 const EXTRA_ENV = envArg('--env');
 const CLK_TCK = 100;
+const FLOOR = process.argv.includes('--floor');
 
 // ---------------------------------------------------------------------------------------------------------------
 // the two clusters behind one interface
@@ -267,6 +273,43 @@ async function ops(side: Side, r: number): Promise<Figures> {
   return o;
 }
 
+/** The floor's parts on this machine now (see --floor above): one ordered round, and the writer's local file. */
+interface Floor {
+  cpg: string;
+  fs: CFs;
+  receivers: ChildProcess[];
+}
+async function floorStart(cluster: PveCluster): Promise<Floor> {
+  const cpg = join(tmpdir(), `cbt-cpg-${process.pid}`);
+  execFileSync('cc', ['-O2', '-o', cpg, join(ROOT_DIR, 'bench', 'corosync-bench.c'), '-lcpg'], { stdio: 'inherit' });
+  const receivers = [2, 3].map((i) => cluster.net.spawn(i, cpg, ['recv', 'cbt-floor']));
+  return { cpg, fs: await startFloor(), receivers };
+}
+async function floorStop(f: Floor): Promise<void> {
+  for (const r of f.receivers) r.kill('SIGTERM');
+  await stopCfs(f.fs);
+  rmSync(f.cpg, { force: true });
+}
+async function floor(f: Floor, cluster: PveCluster, r: number): Promise<Figures> {
+  const c = await cluster.net.exec(1, f.cpg, ['send', 'cbt-floor', String(N_LAT), '600', '3', '1'], { timeoutMs: 150_000 });
+  if (c.code !== 0) throw new Error(`floor: CPG round failed (${c.code}): ${c.stderr}`);
+  const round = JSON.parse(c.stdout.trim().split('\n').pop()!) as { msgsPerSec: number; p50us: number };
+  const dir = join(f.fs.mnt, `cbt-floor-${r}`);
+  mkdirSync(dir);
+  const w = JSON.parse(await must(run([CLIENT, 'write', dir, 'l', String(N_LAT), '0'], { timeout: 600_000 }), 'floor writer')) as WriteOut;
+  rmSync(dir, { recursive: true });
+  const fileP50 = pct(w.lat.map((x) => x / 1e6), 0.5);
+  const fileFps = (N_LAT * 1e9) / (w.t1 - w.t0);
+  return {
+    round_p50: round.p50us / 1000,
+    round_rate: round.msgsPerSec,
+    file_p50: fileP50,
+    file_fps: fileFps,
+    lat_p50: round.p50us / 1000 + fileP50,
+    tp1_fps: 1 / (1 / round.msgsPerSec + 1 / fileFps),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 const ROWS: { key: string; label: string; better: 'lower' | 'higher'; unit: string }[] = [
@@ -304,6 +347,7 @@ async function main(): Promise<void> {
   const teardown = async () => {
     if (cleaned) return;
     cleaned = true;
+    if (fl) await floorStop(fl).catch((e: unknown) => console.error('floor stop:', e));
     if (ours) await ours.cluster.destroy().catch((e: unknown) => console.error('ours destroy:', e));
     await cleanupAll().catch(() => {});
     if (orig) await anchor(['wipe'], 60_000).catch(() => {});
@@ -319,6 +363,8 @@ async function main(): Promise<void> {
   }
   const restoreWake = setWakeHere(arg('--wake-here', ''));
   const results: Record<'ours' | 'original', Record<string, number[]>> = { ours: {}, original: {} };
+  const floors: Record<string, number[]> = {};
+  let fl: Floor | null = null;
   const checks: string[] = [];
   const loads: string[] = [loadavg()];
   try {
@@ -330,6 +376,7 @@ async function main(): Promise<void> {
     ours = await oursSide();
     console.error(`ours: daemons ${ours.side.daemonPids().map(comm).join(',')} corosyncs ${ours.side.corosyncPids().map(comm).join(',')}`);
     for (const s of [ours.side, orig]) await mkdirOn(s, 'cbt-warm').then(() => rmTree(s, 'cbt-warm'));
+    if (FLOOR) fl = await floorStart(ours.cluster);
 
     const put = (side: Side, f: Figures, prefix = '') => {
       for (const [k, v] of Object.entries(f)) (results[side.name][prefix + k] ??= []).push(v);
@@ -364,6 +411,10 @@ async function main(): Promise<void> {
           console.error(`run ${r} ${p.name} ${s.name} done (load ${loadavg()})`);
         }
       }
+      if (fl) {
+        for (const [k, v] of Object.entries(await floor(fl, ours.cluster, r))) (floors[k] ??= []).push(v);
+        console.error(`run ${r} floor done (load ${loadavg()})`);
+      }
       loads.push(loadavg());
     }
   } finally {
@@ -382,6 +433,18 @@ async function main(): Promise<void> {
     const ma = a?.length ? median(a) : NaN;
     const mb = b?.length ? median(b) : NaN;
     console.log(`| ${row.label} | ${row.unit} | ${fmt(ma)} | ${fmt(mb)} | ${fmt(ma / mb)}x |`);
+  }
+  if (FLOOR) {
+    const m = (k: string) => median(floors[k] ?? [NaN]);
+    const o = (k: string) => median(results.original[k] ?? [NaN]);
+    console.log(`\n**The floor** (any implementation that answers a new file after one ordered round; medians of ${RUNS}):\n`);
+    console.log('| part | figure |');
+    console.log('|---|---:|');
+    console.log(`| one ordered CPG round, 600 B, C client on node 1 (receivers on 2 and 3), p50 | ${fmt(m('round_p50'))} ms (${fmt(m('round_rate'))} rounds/s one at a time) |`);
+    console.log(`| a new 512 B file on bench/ll-floor.c with SQLite (local), p50 | ${fmt(m('file_p50'))} ms (${fmt(m('file_fps'))} files/s) |`);
+    console.log(`| bound: writer latency p50 (round + file) | ${fmt(m('lat_p50'))} ms = ${fmt(m('lat_p50') / o('lat_p50'))}x the original's ${fmt(o('lat_p50'))} ms (target <= 0.5x) |`);
+    console.log(`| bound: 1 writer | ${fmt(m('tp1_fps'))} files/s = ${fmt(m('tp1_fps') / o('tp1_fps'))}x the original's ${fmt(o('tp1_fps'))} (target >= 2.5x) |`);
+    for (const [k, v] of Object.entries(floors)) console.log(`  floor ${k}: ${v.map(fmt).join(' ')}`);
   }
   console.log('\nall runs:');
   for (const row of ROWS) console.log(`  ${row.key}: ours ${(results.ours[row.key] ?? []).map(fmt).join(' ')}; original ${(results.original[row.key] ?? []).map(fmt).join(' ')}`);
