@@ -24,6 +24,7 @@ import { acquireLockFile, type LockFile } from './lockfile.js';
 import { guardMount } from './guard.js';
 import { clearStaleMount } from './mounts.js';
 import { notifyReady } from './sdnotify.js';
+import { tierUpSooner } from './tiering.js';
 import { createDaemonLogger, DETACHED_ENV, LOG_FILE } from './logging.js';
 import { CONTROL_SOCKET, ControlServer } from '../control/server.js';
 import { wakeHere, WAKE_HERE_PARAM } from '../fuse/wake.js';
@@ -258,6 +259,7 @@ async function main(): Promise<void> {
     log.info({ param: WAKE_HERE_PARAM }, 'the kernel wakes this daemon where it last ran, not on the requesting CPU (fuse wake_here N): each FUSE round trip crosses CPUs (about 4x slower on a 2-vCPU VM); the package sets Y at boot');
   }
   await guardMount(o.mount, log);
+  tierUpSooner();
   tellParent('ready\n');
   notifyReady(log, `${o.mount} mounted`);
 
