@@ -9,7 +9,6 @@
  */
 #include <corosync/cpg.h>
 #include <poll.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include "floor-db.h"
 
 enum { CHANGE = 1, ACKED = 2 };
 struct head {
@@ -24,9 +24,7 @@ struct head {
   uint64_t seq;
 };
 
-static sqlite3* db;
-static sqlite3_stmt *put_st, *ver_st, *begin_st, *commit_st;
-static uint64_t version;
+static struct floor_db fdb;
 static cpg_handle_t h;
 static unsigned int local_id;
 static uint32_t my_pid;
@@ -43,33 +41,15 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-static void step(sqlite3_stmt* s) {
-  if (sqlite3_step(s) != SQLITE_DONE) {
-    fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
-    exit(1);
-  }
-  sqlite3_reset(s);
-}
-
-/* the daemon's transaction for a new file: its row upserted, then the version row */
+/* the daemon's transaction for a new file */
 static void apply(uint64_t seq, const void* data, size_t len) {
   char name[32];
   snprintf(name, sizeof name, "f%llu", (unsigned long long)seq);
-  version++;
-  step(begin_st);
-  sqlite3_bind_int64(put_st, 1, (sqlite3_int64)(1000 + seq));
-  sqlite3_bind_int64(put_st, 2, 1);
-  sqlite3_bind_int64(put_st, 3, (sqlite3_int64)version);
-  sqlite3_bind_int64(put_st, 4, 1);
-  sqlite3_bind_int64(put_st, 5, time(NULL));
-  sqlite3_bind_int(put_st, 6, 8);
-  sqlite3_bind_text(put_st, 7, name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_blob(put_st, 8, data, (int)len, SQLITE_STATIC);
-  step(put_st);
-  sqlite3_bind_int64(ver_st, 1, (sqlite3_int64)version);
-  sqlite3_bind_int64(ver_st, 2, time(NULL));
-  step(ver_st);
-  step(commit_st);
+  struct floor_row r = {(int64_t)(1000 + seq), 1, 1, time(NULL), 8, name, data, len};
+  if (floor_db_commit(&fdb, &r, 0)) {
+    fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(fdb.db));
+    exit(1);
+  }
 }
 
 static void mcast(const struct head* hd, const void* data, size_t len) {
@@ -119,33 +99,13 @@ static int cmp(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 
-static void open_db(const char* file) {
-  if (sqlite3_open(file, &db) != SQLITE_OK) exit(1);
-  sqlite3_exec(db,
-               "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS tree (inode INTEGER "
-               "PRIMARY KEY, parent INTEGER NOT NULL, version INTEGER NOT NULL, writer INTEGER NOT NULL, mtime INTEGER "
-               "NOT NULL, type INTEGER NOT NULL, name TEXT NOT NULL, data BLOB); INSERT OR IGNORE INTO tree VALUES (0, "
-               "0, 0, 0, 0, 8, '__version__', NULL);",
-               NULL, NULL, NULL);
-  sqlite3_prepare_v2(db,
-                     "INSERT INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, ?, ?, ?, "
-                     "?, ?, ?) ON CONFLICT(inode) DO UPDATE SET parent = excluded.parent, version = excluded.version, "
-                     "writer = excluded.writer, mtime = excluded.mtime, type = excluded.type, name = excluded.name, "
-                     "data = excluded.data",
-                     -1, &put_st, NULL);
-  sqlite3_prepare_v2(db, "UPDATE tree SET version = ?, writer = 1, mtime = ? WHERE inode = 0", -1, &ver_st, NULL);
-  sqlite3_prepare_v2(db, "BEGIN", -1, &begin_st, NULL);
-  sqlite3_prepare_v2(db, "COMMIT", -1, &commit_st, NULL);
-  if (!put_st || !ver_st || !begin_st || !commit_st) exit(1);
-}
-
 int main(int argc, char** argv) {
   int writing = argc >= 8 && strcmp(argv[1], "write") == 0;
   if (!writing && !(argc >= 5 && strcmp(argv[1], "member") == 0)) {
     fprintf(stderr, "usage: %s member GROUP DB ACK | write GROUP DB N SIZE MEMBERS ACK\n", argv[0]);
     return 2;
   }
-  open_db(argv[3]);
+  if (floor_db_open(&fdb, argv[3])) return 1;
   acking = atoi(argv[writing ? 7 : 4]);
   cpg_callbacks_t cb = {on_deliver, on_confchg};
   if (cpg_initialize(&h, &cb) != CS_OK) return 1;
@@ -201,6 +161,6 @@ int main(int argc, char** argv) {
   printf("{\"n\":%llu,\"perSec\":%.0f,\"p50us\":%.1f,\"p99us\":%.1f}\n", (unsigned long long)n, (double)n / secs,
          lat[n / 2], lat[(size_t)(n * 0.99)]);
   cpg_finalize(h);
-  sqlite3_close(db);
+  sqlite3_close(fdb.db);
   return 0;
 }

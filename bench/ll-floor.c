@@ -16,13 +16,13 @@
 #include <fuse_lowlevel.h>
 #include <poll.h>
 #include <sched.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "floor-db.h"
 
 #define MAX_NODES (1 << 20)
 #define BUCKETS (1 << 16)
@@ -48,9 +48,8 @@ struct handle {
 static struct node* nodes;
 static uint64_t next_ino = 2;
 static uint64_t bucket[BUCKETS];
-static sqlite3* db;
-static sqlite3_stmt *put_st, *del_st, *ver_st, *begin_st, *commit_st;
-static uint64_t version;
+static struct floor_db fdb;
+static int storing;
 
 static unsigned hash(uint64_t parent, const char* name) {
   unsigned h = 2166136261u ^ (unsigned)parent;
@@ -86,44 +85,15 @@ static void unlink_node(uint64_t ino) {
   n->name = NULL;
 }
 
-// One transaction: `put` (upsert of ino's row) and/or `del` (delete of a row), then the version row.
+// One change, one transaction (when storing): `put` (ino's row upserted) and/or `del` (a row deleted).
 static int commit(uint64_t put, uint64_t del) {
-  version++;
-  if (!db) return 0;
-  int ok = sqlite3_step(begin_st) == SQLITE_DONE;
-  sqlite3_reset(begin_st);
-  if (ok && del) {
-    sqlite3_bind_int64(del_st, 1, (sqlite3_int64)del);
-    ok = sqlite3_step(del_st) == SQLITE_DONE;
-    sqlite3_reset(del_st);
-  }
-  if (ok && put) {
+  if (!storing) return 0;
+  struct floor_row r;
+  if (put) {
     struct node* n = &nodes[put];
-    sqlite3_bind_int64(put_st, 1, (sqlite3_int64)put);
-    sqlite3_bind_int64(put_st, 2, (sqlite3_int64)n->parent);
-    sqlite3_bind_int64(put_st, 3, (sqlite3_int64)version);
-    sqlite3_bind_int64(put_st, 4, 0);
-    sqlite3_bind_int64(put_st, 5, n->mtime);
-    sqlite3_bind_int(put_st, 6, n->dir ? 4 : 8);
-    sqlite3_bind_text(put_st, 7, n->name, -1, SQLITE_STATIC);
-    if (n->size) sqlite3_bind_blob(put_st, 8, n->data, (int)n->size, SQLITE_STATIC);
-    else sqlite3_bind_null(put_st, 8);
-    ok = sqlite3_step(put_st) == SQLITE_DONE;
-    sqlite3_reset(put_st);
+    r = (struct floor_row){(int64_t)put, (int64_t)n->parent, 0, n->mtime, n->dir ? 4 : 8, n->name, n->data, n->size};
   }
-  if (ok) {
-    sqlite3_bind_int64(ver_st, 1, (sqlite3_int64)version);
-    sqlite3_bind_int64(ver_st, 2, time(NULL));
-    ok = sqlite3_step(ver_st) == SQLITE_DONE;
-    sqlite3_reset(ver_st);
-  }
-  if (ok) ok = sqlite3_step(commit_st) == SQLITE_DONE;
-  sqlite3_reset(commit_st);
-  if (!ok) {
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return EIO;
-  }
-  return 0;
+  return floor_db_commit(&fdb, put ? &r : NULL, (int64_t)del) ? EIO : 0;
 }
 
 static void fill(uint64_t ino, struct stat* st) {
@@ -336,28 +306,6 @@ static void op_init(void* userdata, struct fuse_conn_info* conn) {
   conn->time_gran = 1000000000;
 }
 
-static void open_db(const char* file) {
-  if (sqlite3_open(file, &db) != SQLITE_OK) exit(1);
-  sqlite3_busy_timeout(db, 250);
-  sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL, NULL);
-  sqlite3_exec(db,
-               "CREATE TABLE IF NOT EXISTS tree (inode INTEGER PRIMARY KEY, parent INTEGER NOT NULL, version INTEGER "
-               "NOT NULL, writer INTEGER NOT NULL, mtime INTEGER NOT NULL, type INTEGER NOT NULL, name TEXT NOT NULL, "
-               "data BLOB); INSERT OR IGNORE INTO tree VALUES (0, 0, 0, 0, 0, 8, '__version__', NULL);",
-               NULL, NULL, NULL);
-  sqlite3_prepare_v2(db,
-                     "INSERT INTO tree (inode, parent, version, writer, mtime, type, name, data) VALUES (?, ?, ?, ?, ?, "
-                     "?, ?, ?) ON CONFLICT(inode) DO UPDATE SET parent = excluded.parent, version = excluded.version, "
-                     "writer = excluded.writer, mtime = excluded.mtime, type = excluded.type, name = excluded.name, "
-                     "data = excluded.data",
-                     -1, &put_st, NULL);
-  sqlite3_prepare_v2(db, "DELETE FROM tree WHERE inode = ?", -1, &del_st, NULL);
-  sqlite3_prepare_v2(db, "UPDATE tree SET version = ?, writer = 0, mtime = ? WHERE inode = 0", -1, &ver_st, NULL);
-  sqlite3_prepare_v2(db, "BEGIN", -1, &begin_st, NULL);
-  sqlite3_prepare_v2(db, "COMMIT", -1, &commit_st, NULL);
-  if (!put_st || !del_st || !ver_st || !begin_st || !commit_st) exit(1);
-}
-
 // The daemon's loop (native/fuse: Session::Serve on libuv), without JavaScript.
 static void serve(struct fuse_session* se) {
   const char* v = getenv("PMXCFS_FUSE_SPIN_US");
@@ -403,7 +351,10 @@ int main(int argc, char** argv) {
   nodes[1].dir = 1;
   nodes[1].mtime = time(NULL);
   nodes[1].name = "";
-  if (argc > 2) open_db(argv[2]);
+  if (argc > 2) {
+    if (floor_db_open(&fdb, argv[2])) return 1;
+    storing = 1;
+  }
   char* av[] = {argv[0], "-o", "allow_other,default_permissions,noatime,fsname=ll-floor", NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, av);
   struct fuse_lowlevel_ops ops;
@@ -432,6 +383,6 @@ int main(int argc, char** argv) {
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
-  if (db) sqlite3_close(db);
+  if (storing) sqlite3_close(fdb.db);
   return 0;
 }
