@@ -28,6 +28,7 @@ import { PveCluster } from '../test/helpers/cluster.js';
 import { cleanupAll, run, sleep, type RunResult } from './lib-daemon.js';
 import { arg, envArg } from './args.js';
 import { setWakeHere, wakeHere } from './wake-here.js';
+import { compileC } from './lib-cclient.js';
 import { startFloor, stopCfs, type CFs } from './lib-cfs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -276,6 +277,7 @@ async function ops(side: Side, r: number): Promise<Figures> {
 /** The floor's parts on this machine now (see --floor above): the cluster half in C, and a new file's local part. */
 interface Floor {
   bin: string;
+  /** the members' and the writer's databases */
   dir: string;
   fs: CFs;
   members: ChildProcess[];
@@ -283,8 +285,7 @@ interface Floor {
 const PROMISES = [['own', '0'], ['all', '1']] as const;
 async function floorStart(cluster: PveCluster): Promise<Floor> {
   const dir = mkdtempSync(join(tmpdir(), 'cbt-floor-'));
-  const bin = join(dir, 'cpg-floor');
-  execFileSync('sh', ['-c', `cc -O2 -o '${bin}' '${join(ROOT_DIR, 'bench', 'cpg-floor.c')}' -lcpg -lsqlite3`], { stdio: 'inherit' });
+  const bin = await compileC('cpg-floor', ['libcpg', 'sqlite3']);
   const members: ChildProcess[] = [];
   for (const i of [2, 3]) {
     for (const [promise, ack] of PROMISES) members.push(cluster.net.spawn(i, bin, ['member', `cbt-floor-${promise}`, join(dir, `n${i}-${promise}.db`), ack]));

@@ -187,7 +187,7 @@ async function placed(t: Target, pinned: boolean): Promise<Placement> {
 }
 
 /** A C filesystem of bench/ as a target of the clients. */
-async function cTarget(c: CFs, label: string): Promise<Target & { fs: CFs }> {
+function cTarget(c: CFs, label: string): Target & { fs: CFs } {
   return { name: label, pid: c.pid, cpu: cpuSource(c.pid, `c-${c.pid}`), base: c.mnt, prefix: [], fs: c };
 }
 
@@ -212,8 +212,8 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
   const floors: (Target & { fs: CFs })[] = [];
   try {
     if (FLOOR) {
-      floors.push(await cTarget(await startFloor(pinned, false), 'C floor'));
-      floors.push(await cTarget(await startFloor(pinned, true), 'C floor + SQLite'));
+      floors.push(cTarget(await startFloor(pinned, false), 'C floor'));
+      floors.push(cTarget(await startFloor(pinned, true), 'C floor + SQLite'));
     }
     const targets: Target[] = [a, b, ...floors];
     for (const kind of CLIENTS) for (const t of targets) await client(t, kind, pinned); // warm-up
@@ -231,7 +231,7 @@ async function regime(mode: 'unpinned' | 'pinned'): Promise<void> {
     }
     // bare round trip
     const rt = new Map<string, Rtt[]>();
-    const ll = await cTarget(await startCfs('ll-null', pinned, ['fuse3']), 'C libfuse3 low-level loop');
+    const ll = cTarget(await startCfs('ll-null', pinned, ['fuse3']), 'C libfuse3 low-level loop');
     try {
       await run(['sh', '-c', `echo rtt > ${a.base}/rtt-file`]);
       await run([...b.prefix, 'sh', '-c', `echo rtt > ${b.base}/rtt-file`], { env: { PMXCFS_HOME: HOME } });
